@@ -1,0 +1,28 @@
+# The two commands: `make serve` runs Glimpse with embedded defaults, `make test`
+# runs the whole suite. Both bootstrap .venv on a fresh Debian machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test lint types unit clean
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	PYTHON=$(PYTHON) sh scripts/bootstrap.sh $(VENV)
+	touch $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/glimpse serve --data-dir ./data --host 127.0.0.1 --port 9292
+
+test: $(STAMP) lint types
+	$(BIN)/pytest -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) data .mypy_cache .ruff_cache

@@ -1,0 +1,76 @@
+"""JSON-patch documents for image updates, in the two media types Glance accepts.
+
+``application/openstack-images-v2.1-json-patch`` is RFC 6902 (``{"op": "add",
+"path": "/name", "value": ...}``); the older ``v2.0`` type writes the operation
+as the key (``{"add": "/name", "value": ...}``). Only add, remove and replace
+on top-level attributes are allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from glimpse.errors import Invalid, UnsupportedPatchMedia
+from glimpse.service import PatchOp
+
+MEDIA_V21 = "application/openstack-images-v2.1-json-patch"
+MEDIA_V20 = "application/openstack-images-v2.0-json-patch"
+ACCEPT_PATCH = f"{MEDIA_V21}, {MEDIA_V20}"
+OPS = ("add", "remove", "replace")
+
+
+def media_type(content_type: str | None) -> str:
+    """The patch flavour named by Content-Type; UnsupportedMedia for anything else."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media not in (MEDIA_V21, MEDIA_V20):
+        raise UnsupportedPatchMedia(
+            f"Unsupported Content-Type {media or '(none)'!r}: use {MEDIA_V21}", ACCEPT_PATCH
+        )
+    return media
+
+
+def parse(document: Any, media: str) -> list[PatchOp]:
+    """Validate a patch document and return its operations in order."""
+    if not isinstance(document, list):
+        raise Invalid("Request body must be a JSON array of operation objects.")
+    return [_parse_op(raw, media) for raw in document]
+
+
+def _parse_op(raw: Any, media: str) -> PatchOp:
+    if not isinstance(raw, dict):
+        raise Invalid("Operations must be JSON objects.")
+    if media == MEDIA_V21:
+        op = raw.get("op")
+        if op not in OPS:
+            raise Invalid(f"Invalid operation: {op!r}; expected one of add, remove, replace")
+        path = raw.get("path")
+        allowed = {"op", "path", "value"}
+    else:
+        found = [key for key in OPS if key in raw]
+        if len(found) != 1:
+            raise Invalid("Operation objects must contain exactly one of add, remove, replace")
+        op = found[0]
+        path = raw[op]
+        allowed = {op, "value"}
+    extra = set(raw) - allowed
+    if extra:
+        raise Invalid(f"Operation objects must not contain {', '.join(sorted(extra))}")
+    if op != "remove" and "value" not in raw:
+        raise Invalid(f'Operation "{op}" requires a member named "value".')
+    return PatchOp(op, _attribute(path), raw.get("value"))
+
+
+def _attribute(path: Any) -> str:
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise Invalid(f'Pointer `{path}` does not start with "/".')
+    token = path[1:]
+    if token == "locations" or token.startswith("locations/"):
+        return "locations"  # /locations/N and /locations/- name the one list attribute
+    if "/" in token:
+        raise Invalid(f"Nested paths are not allowed: {path}")
+    if "~" in token.replace("~0", "").replace("~1", ""):
+        raise Invalid(f'Pointer `{path}` contains "~" not part of a recognized escape sequence.')
+    name = token.replace("~1", "/").replace("~0", "~")
+    if not name:
+        raise Invalid(f"Pointer `{path}` names no attribute.")
+    return name

@@ -1,0 +1,87 @@
+"""The route table of the Image API, and the outer ASGI layer every request passes.
+
+``RequestFrame`` sits outside Starlette so that even a crash response carries
+``x-openstack-request-id``; it also maps versioned prefixes (``/v2.1/...``) to
+``/v2/...`` and answers unknown API versions with the version list, as Glance's
+version negotiation does.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from glimpse.api import image_data, images, schemas, versions
+from glimpse.api.body import reject_body
+from glimpse.api.json import json_response
+from glimpse.errors import NotFound
+
+Handler = Callable[[Request], Awaitable[Response]]
+_VERSION_PREFIX = re.compile(r"^/v(\d+)(?:\.\d+)?(?=/|$)")
+
+
+def resource(path: str, **handlers: Handler) -> Route:
+    """One route per path; methods it lacks answer 405 with ``Allow``."""
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return Route(path, dispatch, methods=list(handlers))
+
+
+async def schema(request: Request) -> Response:
+    reject_body(request)
+    name = request.path_params["name"]
+    if name not in schemas.SCHEMA_NAMES:
+        raise NotFound(f"No schema named {name!r}")
+    return json_response(schemas.schema(name))
+
+
+ROUTES = [
+    resource("/", GET=versions.root),
+    resource("/versions", GET=versions.versions),
+    resource("/v2", GET=versions.current),
+    resource("/v2/", GET=versions.current),
+    resource("/v2/schemas/{name:path}", GET=schema),
+    resource("/v2/images", GET=images.index, POST=images.create),
+    resource("/v2/images/{image_id}", GET=images.show, PATCH=images.update, DELETE=images.delete),
+    resource("/v2/images/{image_id}/file", GET=image_data.download, PUT=image_data.upload),
+    resource("/v2/images/{image_id}/tags/{tag}", PUT=images.add_tag, DELETE=images.remove_tag),
+    resource("/v2/images/{image_id}/actions/deactivate", POST=images.deactivate),
+    resource("/v2/images/{image_id}/actions/reactivate", POST=images.reactivate),
+]
+
+
+class RequestFrame:
+    """Outermost ASGI layer: request ids and version negotiation."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        match = _VERSION_PREFIX.match(scope["path"])
+        if match is not None:
+            rest = scope["path"][match.end() :]
+            path = f"/v2{rest}" if match.group(1) == "2" else "/"
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        request_id = f"req-{uuid.uuid4()}".encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-openstack-request-id", request_id),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

@@ -1,0 +1,1 @@
+"""Who the caller is (identity) and what they may do (policy)."""

@@ -1,0 +1,1 @@
+"""The `glimpse` command line."""

@@ -1,0 +1,128 @@
+"""The exception tree of Glimpse. It knows nothing about HTTP.
+
+```
+GlimpseError
+  NotFound       ImageNotFound, ObjectNotFound, TagNotFound
+  Conflict       InvalidTransition, Duplicate, Gone
+  Forbidden
+  Invalid        SchemaViolation, ChecksumMismatch, SizeMismatch, ClientGone,
+                 RangeNotSatisfiable
+  TooLarge       QuotaExceeded, StoreFull
+  UnsupportedMedia  UnsupportedPatchMedia
+  Unavailable    StoreUnavailable
+  ConfigError
+```
+
+``api/errors.py`` maps each class to a status code through the MRO.
+"""
+
+from __future__ import annotations
+
+
+class GlimpseError(Exception):
+    """Base of every error Glimpse raises on purpose; the message is shown to clients."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(GlimpseError):
+    pass
+
+
+class ImageNotFound(NotFound):
+    def __init__(self, image_id: str) -> None:
+        super().__init__(f"No image found with ID {image_id}")
+
+
+class ObjectNotFound(NotFound):
+    pass
+
+
+class TagNotFound(NotFound):
+    pass
+
+
+class Conflict(GlimpseError):
+    pass
+
+
+class InvalidTransition(Conflict):
+    pass
+
+
+class Duplicate(Conflict):
+    pass
+
+
+class Gone(Conflict):
+    """The image was deleted while an operation on it was under way."""
+
+
+class Forbidden(GlimpseError):
+    pass
+
+
+class Invalid(GlimpseError):
+    pass
+
+
+class SchemaViolation(Invalid):
+    pass
+
+
+class ChecksumMismatch(Invalid):
+    pass
+
+
+class SizeMismatch(Invalid):
+    pass
+
+
+class RangeNotSatisfiable(Invalid):
+    """The requested byte range lies outside the ``size`` bytes of the image."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"Requested range not satisfiable: the image has {size} bytes")
+        self.size = size
+
+
+class ClientGone(Invalid):
+    """The client stopped sending before its request body was complete."""
+
+
+class TooLarge(GlimpseError):
+    pass
+
+
+class QuotaExceeded(TooLarge):
+    pass
+
+
+class UnsupportedMedia(GlimpseError):
+    pass
+
+
+class UnsupportedPatchMedia(UnsupportedMedia):
+    """A PATCH in a media type other than the JSON-patch types in ``accepted``."""
+
+    def __init__(self, message: str, accepted: str) -> None:
+        super().__init__(message)
+        self.accepted = accepted
+
+
+class Unavailable(GlimpseError):
+    pass
+
+
+class StoreUnavailable(Unavailable):
+    pass
+
+
+class StoreFull(TooLarge):
+    """The backend has no room left; Glance answers 413 for a full store too."""
+
+
+class ConfigError(GlimpseError):
+    pass

@@ -1,0 +1,1 @@
+"""The SQL registry of image metadata (SQLAlchemy Core, Alembic migrations)."""

@@ -1,0 +1,303 @@
+"""Image rows, their properties and tags: load, insert, compare-and-set save, list.
+
+Lists use keyset pagination over the requested sort keys (always ending in
+``id``), so a page costs the same however deep it is.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import IntegrityError
+
+from glimpse.errors import Duplicate, ImageNotFound, Invalid, InvalidTransition
+from glimpse.model import GONE, Filter, Image, ListQuery, Status, Visibility
+from glimpse.registry.tables import image_properties, image_tags, images
+
+_BASE_COLUMNS = [c for c in images.c if c.name != "deleted_at"]
+# Sorting on a nullable column goes through COALESCE so that NULLs have one
+# place in the order on every backend, and keyset cursors can compare them.
+_NULL_SORT_DEFAULT: dict[str, Any] = {
+    "name": "",
+    "size": -1,
+    "container_format": "",
+    "disk_format": "",
+}
+
+
+class ImageRegistry:
+    """Reads and writes image records. Every method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, image: Image) -> None:
+        """Insert a new image; Duplicate if the id was ever used."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(images).values(_row(image)))
+                _insert_properties(conn, image.id, image.properties.items())
+                _insert_tags(conn, image.id, image.tags)
+        except IntegrityError:
+            raise Duplicate(f"An image with identifier {image.id} already exists") from None
+
+    def get(self, image_id: str) -> Image:
+        """Load any image, whatever its status; ImageNotFound if there is no row."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_BASE_COLUMNS).where(images.c.id == image_id)).first()
+            if row is None:
+                raise ImageNotFound(image_id)
+            return _load(conn, [row])[0]
+
+    def save(self, image: Image, previous: Image) -> Image:
+        """Write the changes from ``previous`` to ``image`` if the row still has
+        ``previous.status``; InvalidTransition if another request changed it."""
+        values = {
+            c.name: getattr(image, c.name)
+            for c in _BASE_COLUMNS
+            if c.name != "id" and getattr(image, c.name) != getattr(previous, c.name)
+        }
+        values = {k: (_plain(v) if k in ("status", "visibility") else v) for k, v in values.items()}
+        if image.status == Status.DELETED and previous.status != Status.DELETED:
+            values["deleted_at"] = image.updated_at
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(images)
+                .where(images.c.id == image.id, images.c.status == previous.status.value)
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                current = conn.execute(
+                    select(images.c.status).where(images.c.id == image.id)
+                ).scalar()
+                if current is None:
+                    raise ImageNotFound(image.id)
+                raise InvalidTransition(
+                    f"Image {image.id} changed status to {current} during this request"
+                )
+            if image.properties != previous.properties:
+                _save_properties(conn, image.id, previous.properties, image.properties)
+            if image.tags != previous.tags:
+                removed = set(previous.tags) - set(image.tags)
+                if removed:
+                    conn.execute(
+                        delete(image_tags).where(
+                            image_tags.c.image_id == image.id, image_tags.c.value.in_(removed)
+                        )
+                    )
+                _insert_tags(conn, image.id, [t for t in image.tags if t not in previous.tags])
+        return image
+
+    def list(self, query: ListQuery, *, project: str | None, admin: bool) -> list[Image]:
+        """One page of visible images in the query's order, after its marker."""
+        sort = [(_sort_expr(key), direction) for key, direction in query.sort]
+        conditions: list[ColumnElement[bool]] = [images.c.status.not_in([s.value for s in GONE])]
+        conditions += _visibility_conditions(query, project=project, admin=admin)
+        conditions += [_filter_condition(f) for f in query.filters]
+        conditions.append(images.c.os_hidden == (true() if query.os_hidden else false()))
+        if query.size_min is not None:
+            conditions.append(images.c.size >= query.size_min)
+        if query.size_max is not None:
+            conditions.append(images.c.size <= query.size_max)
+        for name, value in query.properties:
+            conditions.append(
+                exists().where(
+                    image_properties.c.image_id == images.c.id,
+                    image_properties.c.name == name,
+                    image_properties.c.value == value,
+                )
+            )
+        for tag in query.tags:
+            conditions.append(
+                exists().where(image_tags.c.image_id == images.c.id, image_tags.c.value == tag)
+            )
+        with self.engine.connect() as conn:
+            if query.marker is not None:
+                conditions.append(_after_marker(conn, query.marker, sort))
+            statement = (
+                select(*_BASE_COLUMNS)
+                .where(and_(*conditions))
+                .order_by(*[expr.asc() if d == "asc" else expr.desc() for expr, d in sort])
+                .limit(query.limit)
+            )
+            rows = conn.execute(statement).all()
+            return _load(conn, rows)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Status | Visibility) else value
+
+
+def _row(image: Image) -> dict[str, Any]:
+    return {c.name: _plain(getattr(image, c.name)) for c in _BASE_COLUMNS}
+
+
+def _insert_properties(conn: Connection, image_id: str, items: Iterable[tuple[str, str]]) -> None:
+    rows = [{"image_id": image_id, "name": k, "value": v} for k, v in items]
+    if rows:
+        conn.execute(insert(image_properties), rows)
+
+
+def _insert_tags(conn: Connection, image_id: str, tags: Iterable[str]) -> None:
+    rows = [{"image_id": image_id, "value": t} for t in tags]
+    if rows:
+        conn.execute(insert(image_tags), rows)
+
+
+def _save_properties(conn: Connection, image_id: str, old: Any, new: Any) -> None:
+    gone = [k for k in old if k not in new]
+    changed = [k for k in new if k in old and old[k] != new[k]]
+    if gone or changed:
+        conn.execute(
+            delete(image_properties).where(
+                image_properties.c.image_id == image_id,
+                image_properties.c.name.in_(gone + changed),
+            )
+        )
+    _insert_properties(conn, image_id, [(k, new[k]) for k in new if k not in old or k in changed])
+
+
+def _load(conn: Connection, rows: Sequence[Row[Any]]) -> list[Image]:
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    properties: dict[str, dict[str, str]] = {i: {} for i in ids}
+    tags: dict[str, list[str]] = {i: [] for i in ids}
+    for chunk in _chunks(ids, 500):
+        for image_id, name, value in conn.execute(
+            select(
+                image_properties.c.image_id, image_properties.c.name, image_properties.c.value
+            ).where(image_properties.c.image_id.in_(chunk))
+        ):
+            properties[image_id][name] = value
+        for image_id, value in conn.execute(
+            select(image_tags.c.image_id, image_tags.c.value)
+            .where(image_tags.c.image_id.in_(chunk))
+            .order_by(image_tags.c.value)
+        ):
+            tags[image_id].append(value)
+    return [
+        Image(
+            id=row.id,
+            name=row.name,
+            status=Status(row.status),
+            visibility=Visibility(row.visibility),
+            protected=bool(row.protected),
+            os_hidden=bool(row.os_hidden),
+            owner=row.owner,
+            container_format=row.container_format,
+            disk_format=row.disk_format,
+            min_disk=row.min_disk,
+            min_ram=row.min_ram,
+            size=row.size,
+            virtual_size=row.virtual_size,
+            checksum=row.checksum,
+            os_hash_algo=row.os_hash_algo,
+            os_hash_value=row.os_hash_value,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            location=row.location,
+            tags=tuple(tags[row.id]),
+            properties=properties[row.id],
+        )
+        for row in rows
+    ]
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _sort_expr(key: str) -> ColumnElement[Any]:
+    column = images.c[key]
+    if key in _NULL_SORT_DEFAULT:
+        return func.coalesce(column, _NULL_SORT_DEFAULT[key])
+    return column
+
+
+def _naive_utc(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+_COMPARISONS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+
+
+def _filter_condition(f: Filter) -> ColumnElement[bool]:
+    column = images.c[f.field]
+    if f.op == "in":
+        assert isinstance(f.value, list | tuple)
+        return column.in_([_naive_utc(v) for v in f.value])
+    value: Any = _naive_utc(f.value)
+    if f.op == "eq":
+        return column.is_(None) if value is None else column == value
+    if f.op == "neq":
+        return column.is_not(None) if value is None else column != value
+    compare = _COMPARISONS.get(f.op)
+    if compare is not None:
+        condition: ColumnElement[bool] = compare(column, value)
+        return condition
+    raise Invalid(f"Unsupported filter operator {f.op!r} on {f.field}")
+
+
+def _visibility_conditions(
+    query: ListQuery, *, project: str | None, admin: bool
+) -> list[ColumnElement[bool]]:
+    asked = {f.value for f in query.filters if f.field == "visibility" and f.op == "eq"}
+    if Visibility.COMMUNITY.value in asked:
+        return []
+    # Other projects' community images are listed only when asked for by
+    # visibility, for admins too; without a project, none are listed.
+    if project is None:
+        return [images.c.visibility != Visibility.COMMUNITY.value]
+    conditions: list[ColumnElement[bool]] = [
+        or_(images.c.visibility != Visibility.COMMUNITY.value, images.c.owner == project)
+    ]
+    if not admin:
+        conditions.append(
+            or_(
+                images.c.owner == project,
+                images.c.owner.is_(None),
+                images.c.visibility == Visibility.PUBLIC.value,
+            )
+        )
+    return conditions
+
+
+def _after_marker(
+    conn: Connection, marker: str, sort: list[tuple[ColumnElement[Any], str]]
+) -> ColumnElement[bool]:
+    values = conn.execute(
+        select(*[expr for expr, _ in sort]).where(
+            images.c.id == marker, images.c.status.not_in([s.value for s in GONE])
+        )
+    ).first()
+    if values is None:
+        raise Invalid(f"Invalid marker. Image {marker} could not be found.")
+    # (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ..., with > or < per direction.
+    clauses = []
+    for i, (expr, direction) in enumerate(sort):
+        equal = [sort[j][0] == values[j] for j in range(i)]
+        beyond = expr > values[i] if direction == "asc" else expr < values[i]
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses)

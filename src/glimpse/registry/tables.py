@@ -1,0 +1,77 @@
+"""Table definitions of the registry. Migrations are the source of truth for the
+schema in a database; these definitions must match the latest migration, and a
+test compares them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+images = Table(
+    "images",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(255)),
+    Column("status", String(30), nullable=False),
+    Column("visibility", String(20), nullable=False),
+    Column("protected", Boolean, nullable=False),
+    Column("os_hidden", Boolean, nullable=False),
+    Column("owner", String(255)),
+    Column("container_format", String(32)),
+    Column("disk_format", String(32)),
+    Column("min_disk", Integer, nullable=False),
+    Column("min_ram", Integer, nullable=False),
+    Column("size", BigInteger),
+    Column("virtual_size", BigInteger),
+    Column("checksum", String(32)),
+    Column("os_hash_algo", String(64)),
+    Column("os_hash_value", String(128)),
+    Column("location", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("deleted_at", DateTime),
+    Index(None, "created_at", "id"),
+    Index(None, "updated_at", "id"),
+    Index(None, "status"),
+    Index(None, "owner"),
+    Index(None, "name"),
+    Index(None, "checksum"),
+    Index(None, "os_hash_value"),
+)
+
+image_properties = Table(
+    "image_properties",
+    metadata,
+    Column("image_id", String(36), ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+    Index(None, "name"),
+)
+
+image_tags = Table(
+    "image_tags",
+    metadata,
+    Column("image_id", String(36), ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    Index(None, "value"),
+)

@@ -1,0 +1,68 @@
+"""The production server: Granian running the ASGI app in N worker processes.
+
+Granian was chosen by measurement (see benchmarks/README.md): its Rust HTTP core
+moves upload bodies with less CPU than the pure-Python servers, and it offers
+the ASGI ``pathsend`` extension for zero-copy downloads. Workers load the app
+through ``glimpse.app:from_environment``, so the settings reach them as the
+``GLIMPSE_*`` environment this process sets up. SIGHUP respawns the workers
+gracefully (a reload); SIGTERM and SIGINT drain and stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from glimpse.errors import ConfigError
+from glimpse.registry import db
+from glimpse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def prepare_registry(settings: Settings) -> None:
+    """Migrate an embedded SQLite registry; require an up-to-date schema elsewhere."""
+    engine = db.connect(settings.registry_url, 1)
+    try:
+        if engine.url.get_backend_name() == "sqlite":
+            db.upgrade(engine)
+            return
+        current, head = db.current_revision(engine), db.head_revision(engine)
+        if current != head:
+            raise ConfigError(
+                f"the registry schema is at revision {current}, not {head}: "
+                "run `glimpse db upgrade` first"
+            )
+    finally:
+        engine.dispose()
+
+
+def run(settings: Settings, environ: dict[str, str]) -> None:
+    """Serve until stopped. ``environ`` is what workers need to rebuild ``settings``."""
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+    from granian.http import HTTP1Settings
+
+    prepare_registry(settings)
+    os.environ.update(environ)
+    server = settings.server
+    tls = {}
+    if server.tls_cert or server.tls_key:
+        if not (server.tls_cert and server.tls_key):
+            raise ConfigError("server.tls_cert and server.tls_key must be set together")
+        tls = {"ssl_cert": Path(server.tls_cert), "ssl_key": Path(server.tls_key)}
+    Granian(
+        "glimpse.app:from_environment",
+        address=server.host,
+        port=server.port,
+        interface=Interfaces.ASGI,
+        workers=server.workers,
+        factory=True,
+        backlog=server.backlog,
+        loop=Loops.auto,
+        http1_settings=HTTP1Settings(header_read_timeout=server.keepalive_timeout * 1000),
+        log_access=False,
+        respawn_failed_workers=True,
+        **tls,  # type: ignore[arg-type]
+    ).serve()

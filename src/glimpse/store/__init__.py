@@ -1,0 +1,1 @@
+"""Store drivers: where image bytes live, chosen per location by URL scheme."""

@@ -1,0 +1,128 @@
+"""The local filesystem store: one file per image under a directory.
+
+Writes go to a hidden temporary name in the same directory, are fsynced and
+then renamed into place, so a reader never sees a partial object and a crash
+leaves only ``.partial`` files, which ``put`` never publishes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, ClassVar
+from urllib.parse import unquote, urlsplit
+
+from glimpse.errors import ObjectNotFound, StoreFull, StoreUnavailable
+
+READ_CHUNK = 1 << 20
+PARTIAL_SUFFIX = ".partial"
+
+
+class FileStore:
+    """Image data as files in one directory, located by ``file://`` URLs."""
+
+    schemes: ClassVar[tuple[str, ...]] = ("file",)
+    writable: ClassVar[bool] = True
+
+    @dataclass(frozen=True)
+    class Options:
+        directory: str
+
+    def __init__(self, options: Options) -> None:
+        self.directory = Path(options.directory).resolve()
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> str:
+        target = self._path_for_key(key)
+        temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
+        except OSError as exc:
+            raise _store_error(exc) from None
+        try:
+            try:
+                for chunk in chunks:
+                    view = memoryview(chunk)
+                    while view:
+                        written = os.write(fd, view)
+                        view = view[written:]
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+            os.rename(temp, target)
+            _fsync_dir(self.directory)
+        except BaseException as exc:
+            temp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise _store_error(exc) from None
+            raise
+        return target.as_uri()
+
+    def get(self, location: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        path = self._path_for_location(location)
+        try:
+            file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the generator
+        except FileNotFoundError:
+            raise ObjectNotFound(f"no data at {location}") from None
+        except OSError as exc:
+            raise _store_error(exc) from None
+        return _read(file, start, length)
+
+    def local_path(self, location: str) -> str | None:
+        return str(self._path_for_location(location))
+
+    def delete(self, location: str) -> None:
+        try:
+            self._path_for_location(location).unlink(missing_ok=True)
+        except OSError as exc:
+            raise _store_error(exc) from None
+
+    def _path_for_key(self, key: str) -> Path:
+        # Keys are image ids chosen by the service; refuse anything that could
+        # name a path outside the directory.
+        if not key or "/" in key or key.startswith(".") or "\0" in key:
+            raise ValueError(f"bad object key {key!r}")
+        return self.directory / key
+
+    def _path_for_location(self, location: str) -> Path:
+        parts = urlsplit(location)
+        if parts.scheme != "file":
+            raise ObjectNotFound(f"not a file location: {location}")
+        # Decode before checking, so an encoded "../" cannot escape the directory.
+        path = Path(unquote(parts.path)).resolve()
+        if path.parent != self.directory:
+            raise ObjectNotFound(f"location outside the store: {location}")
+        return path
+
+
+def _read(file: BinaryIO, start: int, length: int | None) -> Iterator[bytes]:
+    with file:
+        if start:
+            file.seek(start)
+        left = length
+        while left is None or left > 0:
+            size = READ_CHUNK if left is None else min(READ_CHUNK, left)
+            data = file.read(size)
+            if not data:
+                return
+            if left is not None:
+                left -= len(data)
+            yield data
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _store_error(exc: OSError) -> Exception:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StoreFull("Image storage media is full")
+    return StoreUnavailable(f"file store error: {exc.strerror or exc}")
