@@ -5,9 +5,7 @@ Only this module (and the CLI) turn settings into objects.
 
 from __future__ import annotations
 
-import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,8 +23,6 @@ from glimpse.service import ImageService
 from glimpse.settings import CONFIG_ENV, Settings, load
 from glimpse.store.base import Store, build
 
-log = logging.getLogger(__name__)
-
 
 def build_store(settings: Settings) -> Store:
     name = settings.stores.default
@@ -37,8 +33,7 @@ def build_app(settings: Settings) -> ASGIApp:
     """Wire a complete application from settings; fails fast on bad configuration."""
     check_algorithm(settings.images.hash_algo)
     engine = db.connect(settings.registry_url, settings.registry.pool_size)
-    hash_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="glimpse-hash")
-    service = ImageService(ImageRegistry(engine), build_store(settings), settings.images, hash_pool)
+    service = ImageService(ImageRegistry(engine), build_store(settings), settings.images)
     app = Starlette(
         routes=ROUTES,
         exception_handlers={

@@ -1,17 +1,22 @@
 """One pass over upload data: count, cap, md5 and the multihash, in parallel threads.
 
-hashlib releases the GIL on large buffers, so md5 and the multihash run in two
-pool threads while the caller's thread writes the same chunk to the store.
+hashlib releases the GIL on large buffers, so md5 and the multihash each run
+in a thread of their own while the caller's thread writes the same chunks to
+the store.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from glimpse.errors import ConfigError, SizeMismatch, TooLarge
+
+#: Chunks each hash may lag behind the writer; bounds memory to DEPTH chunks.
+DEPTH = 4
 
 
 @dataclass(frozen=True)
@@ -42,13 +47,11 @@ class DigestingStream:
         chunks: Iterable[bytes],
         *,
         algo: str,
-        pool: ThreadPoolExecutor,
         size_cap: int,
         expected_size: int | None = None,
     ) -> None:
         self._chunks = chunks
         self._algo = algo
-        self._pool = pool
         self._size_cap = size_cap
         self._expected = expected_size
         self.digest: Digest | None = None
@@ -57,7 +60,10 @@ class DigestingStream:
         md5 = hashlib.md5(usedforsecurity=False)
         multi = hashlib.new(self._algo)
         size = 0
-        pending: list[Future[None]] = []
+        # One single-thread executor per hash keeps each hash's updates in
+        # order while both run beside the caller, up to DEPTH chunks behind.
+        lanes = [ThreadPoolExecutor(1, "glimpse-md5"), ThreadPoolExecutor(1, "glimpse-hash")]
+        pending: deque[Future[None]] = deque()
         try:
             for chunk in self._chunks:
                 if not chunk:
@@ -71,16 +77,16 @@ class DigestingStream:
                     raise SizeMismatch(
                         f"Image data is larger than the declared size {self._expected}"
                     )
-                for future in pending:
-                    future.result()
-                pending = [
-                    self._pool.submit(md5.update, chunk),
-                    self._pool.submit(multi.update, chunk),
-                ]
+                while len(pending) >= 2 * DEPTH:
+                    pending.popleft().result()
+                pending.append(lanes[0].submit(md5.update, chunk))
+                pending.append(lanes[1].submit(multi.update, chunk))
                 yield chunk
+            while pending:
+                pending.popleft().result()
         finally:
-            for future in pending:
-                future.result()
+            for lane in lanes:
+                lane.shutdown(wait=True, cancel_futures=True)
         if self._expected is not None and size != self._expected:
             raise SizeMismatch(
                 f"Image data has {size} bytes, but {self._expected} bytes were declared"

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -82,12 +81,10 @@ class ImageService:
         registry: ImageRegistry,
         store: Store,
         settings: ImageSettings,
-        pool: ThreadPoolExecutor,
     ) -> None:
         self.registry = registry
         self.store = store
         self.settings = settings
-        self.pool = pool
 
     # -- metadata ---------------------------------------------------------
 
@@ -255,7 +252,6 @@ class ImageService:
         stream = DigestingStream(
             chunks,
             algo=self.settings.hash_algo,
-            pool=self.pool,
             size_cap=self.settings.size_cap,
             expected_size=expected_size,
         )

@@ -102,9 +102,7 @@ def test_legacy_content_range_request(api: httpx.Client) -> None:
     data = bytes(range(50))
     image = make_image(api)
     upload(api, image["id"], data)
-    response = api.get(
-        f"/v2/images/{image['id']}/file", headers={"Content-Range": "bytes 5-9/*"}
-    )
+    response = api.get(f"/v2/images/{image['id']}/file", headers={"Content-Range": "bytes 5-9/*"})
     assert response.status_code == 206
     assert response.content == data[5:10]
 

@@ -44,7 +44,11 @@ def test_create_defaults_and_headers(api: httpx.Client) -> None:
 
 def test_create_with_properties_and_tags(api: httpx.Client) -> None:
     image = make_image(
-        api, os_distro="ubuntu", description="", tags=["a", "b", "a"], min_ram=512,
+        api,
+        os_distro="ubuntu",
+        description="",
+        tags=["a", "b", "a"],
+        min_ram=512,
         **{"owner_specified.openstack.md5": ""},
     )
     assert image["os_distro"] == "ubuntu"
@@ -141,8 +145,10 @@ def test_patch_add_replace_remove(api: httpx.Client) -> None:
     removed = _patch(
         api,
         image["id"],
-        [{"op": "remove", "path": "/os_version"}, {"op": "replace", "path": "/protected",
-                                                   "value": False}],
+        [
+            {"op": "remove", "path": "/os_version"},
+            {"op": "replace", "path": "/protected", "value": False},
+        ],
     ).json()
     assert "os_version" not in removed
 
@@ -210,8 +216,9 @@ def test_patch_rejects(api: httpx.Client, ops: object, status: int) -> None:
 def test_formats_fixed_once_data_arrived(api: httpx.Client) -> None:
     image = make_image(api)
     assert upload(api, image["id"], b"data").status_code == 204
-    response = _patch(api, image["id"], [{"op": "replace", "path": "/disk_format",
-                                          "value": "qcow2"}])
+    response = _patch(
+        api, image["id"], [{"op": "replace", "path": "/disk_format", "value": "qcow2"}]
+    )
     assert response.status_code == 403
 
 
@@ -267,7 +274,8 @@ def test_property_and_tag_limits(limited_server) -> None:  # type: ignore[no-unt
         image = make_image(client, tags=["a", "b", "c"])
         assert client.put(f"/v2/images/{image['id']}/tags/d").status_code == 413
         response = client.post(
-            "/v2/images", content=b'{"name": "' + b"x" * 5000 + b'"}',
+            "/v2/images",
+            content=b'{"name": "' + b"x" * 5000 + b'"}',
             headers={"Content-Type": "application/json"},
         )
         assert response.status_code == 413

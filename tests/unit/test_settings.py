@@ -26,7 +26,9 @@ def test_file_and_environment(tmp_path: Path) -> None:
         'data_dir = "/srv/glimpse"\n[server]\nport = 8000\nworkers = 4\n'
         '[stores.file]\ndirectory = "/srv/images"\n'
     )
-    loaded = settings.load(path, {"GLIMPSE_SERVER__PORT": "9000", "GLIMPSE_IMAGES__HASH_ALGO": "sha256"})
+    loaded = settings.load(
+        path, {"GLIMPSE_SERVER__PORT": "9000", "GLIMPSE_IMAGES__HASH_ALGO": "sha256"}
+    )
     assert loaded.server.port == 9000
     assert loaded.server.workers == 4
     assert loaded.images.hash_algo == "sha256"

@@ -54,6 +54,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     config = args.config or os.environ.get(CONFIG_ENV) or None
     environ = {**os.environ, **_overrides(args)}
     if config:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,14 +45,17 @@ class FileStore:
         except OSError as exc:
             raise _store_error(exc) from None
         try:
+            flusher = _Flusher(fd)
             try:
                 for chunk in chunks:
                     view = memoryview(chunk)
                     while view:
                         written = os.write(fd, view)
                         view = view[written:]
-                os.fdatasync(fd)
+                    flusher.wrote(len(chunk))
+                flusher.finish()
             finally:
+                flusher.wait()  # no background sync may outlive the descriptor
                 os.close(fd)
             os.rename(temp, target)
             _fsync_dir(self.directory)
@@ -112,6 +116,53 @@ def _read(file: BinaryIO, start: int, length: int | None) -> Iterator[bytes]:
             if left is not None:
                 left -= len(data)
             yield data
+
+
+class _Flusher:
+    """Flush written data to disk in the background while writing goes on.
+
+    One fdatasync of a whole image at the end stalls for as long as the disk
+    needs to take it all; syncing every ``FLUSH_EVERY`` bytes on a helper
+    thread overlaps that wait with receiving and hashing the rest, and keeps
+    the dirty page cache small.
+    """
+
+    FLUSH_EVERY = 64 << 20
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._unflushed = 0
+        self._thread: threading.Thread | None = None
+        self._error: OSError | None = None
+
+    def wrote(self, size: int) -> None:
+        self._unflushed += size
+        if self._unflushed >= self.FLUSH_EVERY and (
+            self._thread is None or not self._thread.is_alive()
+        ):
+            self._raise_pending()
+            self._unflushed = 0
+            self._thread = threading.Thread(target=self._sync, daemon=True)
+            self._thread.start()
+
+    def finish(self) -> None:
+        self.wait()
+        self._raise_pending()
+        os.fdatasync(self._fd)
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def _sync(self) -> None:
+        try:
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            self._error = exc
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            raise self._error
 
 
 def _fsync_dir(directory: Path) -> None:
