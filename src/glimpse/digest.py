@@ -8,8 +8,8 @@ the store.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 

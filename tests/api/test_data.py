@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from helpers import make_image, store_files, upload
 
 from glimpse.testing import ServerProcess
+from helpers import make_image, store_files, upload
 
 
 def _chunks(data: bytes, size: int = 65536) -> Iterator[bytes]:

@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 import pytest
+
 from helpers import make_image, upload
 
 PATCH = {"Content-Type": "application/openstack-images-v2.1-json-patch"}

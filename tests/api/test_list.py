@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import make_image, upload
 
 from glimpse.testing import ServerProcess
+from helpers import make_image, upload
 
 
 def _list(api: httpx.Client, **params: Any) -> dict[str, Any]:

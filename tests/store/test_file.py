@@ -32,7 +32,8 @@ def test_nothing_visible_until_complete(tmp_path: Path) -> None:
         yield b"b" * 10
 
     location = store.put("abc", chunks())
-    assert seen[0] and all(name.endswith(".partial") for name in seen[0])
+    assert seen[0]
+    assert all(name.endswith(".partial") for name in seen[0])
     assert [p.name for p in (tmp_path / "images").iterdir()] == ["abc"]
     assert location == (tmp_path / "images" / "abc").as_uri()
     assert store.local_path(location) == str(tmp_path / "images" / "abc")

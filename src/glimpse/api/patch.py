@@ -63,14 +63,14 @@ def _parse_op(raw: Any, media: str) -> PatchOp:
 def _attribute(path: Any) -> str:
     if not isinstance(path, str) or not path.startswith("/"):
         raise Invalid(f'Pointer `{path}` does not start with "/".')
-    token = path[1:]
-    if token == "locations" or token.startswith("locations/"):
+    pointer = path[1:]
+    if pointer == "locations" or pointer.startswith("locations/"):
         return "locations"  # /locations/N and /locations/- name the one list attribute
-    if "/" in token:
+    if "/" in pointer:
         raise Invalid(f"Nested paths are not allowed: {path}")
-    if "~" in token.replace("~0", "").replace("~1", ""):
+    if "~" in pointer.replace("~0", "").replace("~1", ""):
         raise Invalid(f'Pointer `{path}` contains "~" not part of a recognized escape sequence.')
-    name = token.replace("~1", "/").replace("~0", "~")
+    name = pointer.replace("~1", "/").replace("~0", "~")
     if not name:
         raise Invalid(f"Pointer `{path}` names no attribute.")
     return name

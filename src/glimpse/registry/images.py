@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     and_,
+    bindparam,
     delete,
     exists,
     false,
@@ -33,6 +34,15 @@ from glimpse.model import GONE, Filter, Image, ListQuery, Status, Visibility
 from glimpse.registry.tables import image_properties, image_tags, images
 
 _BASE_COLUMNS = [c for c in images.c if c.name != "deleted_at"]
+_BASE_NAMES = [c.name for c in _BASE_COLUMNS]
+_STATUSES = {s.value: s for s in Status}
+_VISIBILITIES = {v.value: v for v in Visibility}
+# Statements built once: building a select costs more than running it on SQLite.
+_GET = select(*_BASE_COLUMNS).where(images.c.id == bindparam("image_id"))
+_PROPERTIES = select(image_properties.c.image_id, image_properties.c.name, image_properties.c.value)
+_PROPERTIES_OF_ONE = _PROPERTIES.where(image_properties.c.image_id == bindparam("image_id"))
+_TAGS = select(image_tags.c.image_id, image_tags.c.value).order_by(image_tags.c.value)
+_TAGS_OF_ONE = _TAGS.where(image_tags.c.image_id == bindparam("image_id"))
 # Sorting on a nullable column goes through COALESCE so that NULLs have one
 # place in the order on every backend, and keyset cursors can compare them.
 _NULL_SORT_DEFAULT: dict[str, Any] = {
@@ -53,7 +63,8 @@ class ImageRegistry:
         """Insert a new image; Duplicate if the id was ever used."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(images).values(_row(image)))
+                # Parameters, not .values(): the compiled statement is then cached.
+                conn.execute(insert(images), _row(image))
                 _insert_properties(conn, image.id, image.properties.items())
                 _insert_tags(conn, image.id, image.tags)
         except IntegrityError:
@@ -62,10 +73,10 @@ class ImageRegistry:
     def get(self, image_id: str) -> Image:
         """Load any image, whatever its status; ImageNotFound if there is no row."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(*_BASE_COLUMNS).where(images.c.id == image_id)).first()
+            row = conn.execute(_GET, {"image_id": image_id}).first()
             if row is None:
                 raise ImageNotFound(image_id)
-            return _load(conn, [row])[0]
+            return _load(conn, [row], image_id)[0]
 
     def save(self, image: Image, previous: Image) -> Image:
         """Write the changes from ``previous`` to ``image`` if the row still has
@@ -80,9 +91,10 @@ class ImageRegistry:
             values["deleted_at"] = image.updated_at
         with self.engine.begin() as conn:
             result = conn.execute(
-                update(images)
-                .where(images.c.id == image.id, images.c.status == previous.status.value)
-                .values(**values)
+                update(images).where(
+                    images.c.id == image.id, images.c.status == previous.status.value
+                ),
+                values,
             )
             if result.rowcount != 1:
                 current = conn.execute(
@@ -139,7 +151,8 @@ class ImageRegistry:
                 .limit(query.limit)
             )
             rows = conn.execute(statement).all()
-            return _load(conn, rows)
+            page_ids = select(statement.subquery().c.id).scalar_subquery()
+            return _load(conn, rows, page_ids)
 
 
 def _plain(value: Any) -> Any:
@@ -175,56 +188,36 @@ def _save_properties(conn: Connection, image_id: str, old: Any, new: Any) -> Non
     _insert_properties(conn, image_id, [(k, new[k]) for k in new if k not in old or k in changed])
 
 
-def _load(conn: Connection, rows: Sequence[Row[Any]]) -> list[Image]:
+def _load(conn: Connection, rows: Sequence[Row[Any]], ids: Any) -> list[Image]:
+    """Turn image rows into Images with their properties and tags.
+
+    ``ids`` selects the rows' ids: a scalar subquery for a list page (cheaper
+    than binding a thousand parameters), or one id.
+    """
     if not rows:
         return []
-    ids = [row.id for row in rows]
-    properties: dict[str, dict[str, str]] = {i: {} for i in ids}
-    tags: dict[str, list[str]] = {i: [] for i in ids}
-    for chunk in _chunks(ids, 500):
-        for image_id, name, value in conn.execute(
-            select(
-                image_properties.c.image_id, image_properties.c.name, image_properties.c.value
-            ).where(image_properties.c.image_id.in_(chunk))
-        ):
-            properties[image_id][name] = value
-        for image_id, value in conn.execute(
-            select(image_tags.c.image_id, image_tags.c.value)
-            .where(image_tags.c.image_id.in_(chunk))
-            .order_by(image_tags.c.value)
-        ):
-            tags[image_id].append(value)
-    return [
-        Image(
-            id=row.id,
-            name=row.name,
-            status=Status(row.status),
-            visibility=Visibility(row.visibility),
-            protected=bool(row.protected),
-            os_hidden=bool(row.os_hidden),
-            owner=row.owner,
-            container_format=row.container_format,
-            disk_format=row.disk_format,
-            min_disk=row.min_disk,
-            min_ram=row.min_ram,
-            size=row.size,
-            virtual_size=row.virtual_size,
-            checksum=row.checksum,
-            os_hash_algo=row.os_hash_algo,
-            os_hash_value=row.os_hash_value,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            location=row.location,
-            tags=tuple(tags[row.id]),
-            properties=properties[row.id],
-        )
-        for row in rows
-    ]
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+    if isinstance(ids, str):
+        prop_rows = conn.execute(_PROPERTIES_OF_ONE, {"image_id": ids})
+        tag_rows = conn.execute(_TAGS_OF_ONE, {"image_id": ids})
+    else:
+        prop_rows = conn.execute(_PROPERTIES.where(image_properties.c.image_id.in_(ids)))
+        tag_rows = conn.execute(_TAGS.where(image_tags.c.image_id.in_(ids)))
+    properties: dict[str, dict[str, str]] = {row[0]: {} for row in rows}
+    tags: dict[str, list[str]] = {row[0]: [] for row in rows}
+    for image_id, name, value in prop_rows:
+        properties[image_id][name] = value
+    for image_id, value in tag_rows:
+        tags[image_id].append(value)
+    loaded = []
+    for row in rows:
+        fields = dict(zip(_BASE_NAMES, row, strict=True))
+        fields["status"] = _STATUSES[fields["status"]]
+        fields["visibility"] = _VISIBILITIES[fields["visibility"]]
+        fields["protected"] = bool(fields["protected"])
+        fields["os_hidden"] = bool(fields["os_hidden"])
+        image_id = fields["id"]
+        loaded.append(Image(**fields, tags=tuple(tags[image_id]), properties=properties[image_id]))
+    return loaded
 
 
 def _sort_expr(key: str) -> ColumnElement[Any]:
