@@ -44,13 +44,20 @@ def test_unknown_major_version_lists_versions(api: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "name",
-    ["image", "images", "member", "members", "metadefs/namespace", "metadefs/resource_type"],
+    ("path", "name"),
+    [
+        ("image", "image"),
+        ("images", "images"),
+        ("member", "member"),
+        ("members", "members"),
+        ("metadefs/namespace", "namespace"),
+        ("metadefs/resource_type", "resource_type_association"),
+    ],
 )
-def test_schemas_answer(api: httpx.Client, name: str) -> None:
-    response = api.get(f"/v2/schemas/{name}")
+def test_schemas_answer(api: httpx.Client, path: str, name: str) -> None:
+    response = api.get(f"/v2/schemas/{path}")
     assert response.status_code == 200
-    assert response.json()["name"] == name.split("/")[-1]
+    assert response.json()["name"] == name
 
 
 def test_unknown_schema_is_404(api: httpx.Client) -> None:
