@@ -15,7 +15,7 @@ serve: $(STAMP)
 	$(BIN)/glimpse serve --data-dir ./data --host 127.0.0.1 --port 9292
 
 test: $(STAMP) lint types
-	$(BIN)/pytest -p no:cacheprovider
+	$(BIN)/pytest -p no:cacheprovider -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks

@@ -25,15 +25,16 @@ def prepare_registry(settings: Settings) -> None:
     """Migrate an embedded SQLite registry; require an up-to-date schema elsewhere."""
     engine = db.connect(settings.registry_url, 1)
     try:
+        current = db.current_revision(engine)
+        if current == db.HEAD:
+            return
         if engine.url.get_backend_name() == "sqlite":
             db.upgrade(engine)
             return
-        current, head = db.current_revision(engine), db.head_revision(engine)
-        if current != head:
-            raise ConfigError(
-                f"the registry schema is at revision {current}, not {head}: "
-                "run `glimpse db upgrade` first"
-            )
+        raise ConfigError(
+            f"the registry schema is at revision {current}, not {db.HEAD}: "
+            "run `glimpse db upgrade` first"
+        )
     finally:
         engine.dispose()
 
@@ -46,6 +47,10 @@ def run(settings: Settings, environ: dict[str, str]) -> None:
 
     prepare_registry(settings)
     os.environ.update(environ)
+    # Workers are forked from this process: importing the application here
+    # once saves every worker the import time, and shares those pages.
+    import glimpse.app  # noqa: F401
+
     server = settings.server
     tls = {}
     if server.tls_cert or server.tls_key:

@@ -21,8 +21,9 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> sqlalchemy.Engine:
 
 
 def test_upgrade_matches_tables(engine: sqlalchemy.Engine) -> None:
+    assert db.current_revision(engine) is None
     db.upgrade(engine)
-    assert db.current_revision(engine) == db.head_revision(engine)
+    assert db.current_revision(engine) == db.head_revision(engine) == db.HEAD
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
