@@ -46,6 +46,7 @@ def build_app(settings: Settings) -> ASGIApp:
     app.state.service = service
     app.state.identity = identity.build(settings.identity.mode, settings.identity.project)
     app.state.public_endpoint = settings.server.public_endpoint
+    app.state.inline_reads = engine.url.get_backend_name() == "sqlite"
     return RequestFrame(app)
 
 

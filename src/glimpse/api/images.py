@@ -30,7 +30,9 @@ async def index(request: Request) -> Response:
         limit_default=settings.images.limit_default,
         limit_max=settings.images.limit_max,
     )
-    images = await run_in_threadpool(context.service(request).list, context.actor(request), query)
+    images = await context.read(
+        request, context.service(request).list, context.actor(request), query
+    )
     body: dict[str, object] = {
         "images": [image_view(i) for i in images],
         "first": listing.first_link(params),
@@ -43,8 +45,11 @@ async def index(request: Request) -> Response:
 
 async def show(request: Request) -> Response:
     reject_body(request)
-    image = await run_in_threadpool(
-        context.service(request).get, context.actor(request), request.path_params["image_id"]
+    image = await context.read(
+        request,
+        context.service(request).get,
+        context.actor(request),
+        request.path_params["image_id"],
     )
     return json_response(image_view(image))
 
