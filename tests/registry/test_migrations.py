@@ -17,7 +17,7 @@ from glimpse.registry.tables import metadata
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> sqlalchemy.Engine:
     if request.param == "sqlite":
         return db.connect(f"sqlite:///{tmp_path / 'registry.db'}")
-    return db.connect(request.getfixturevalue("postgres_database"))
+    return db.connect(request.getfixturevalue("empty_postgres_database"))
 
 
 def test_upgrade_matches_tables(engine: sqlalchemy.Engine) -> None:
