@@ -47,9 +47,12 @@ def run(settings: Settings, environ: dict[str, str]) -> None:
 
     prepare_registry(settings)
     os.environ.update(environ)
-    # Workers are forked from this process: importing the application here
-    # once saves every worker the import time, and shares those pages.
-    import glimpse.app  # noqa: F401
+    # Build the application once here: a bad driver or setting stops start-up
+    # before any worker exists. Workers are forked from this process, so the
+    # imports done here also save every worker their cost.
+    from glimpse.app import build_app
+
+    build_app(settings)
 
     server = settings.server
     tls = {}
