@@ -1,384 +1,360 @@
-"""The JSON schema documents served at ``/v2/schemas/...``.
+"""The JSON schema documents served at ``/v2/schemas/{name}``.
 
-python-glanceclient validates images against ``/v2/schemas/image`` on the
-client side (and patches with ``replace`` for base attributes it finds there),
-and falls back to API v1 when it cannot fetch the image and metadef schemas.
-So these documents describe exactly what the API returns: base attributes
-with their types and nullability, the read-only markers, and string-valued
-extra properties.
+They exist for the clients. python-glanceclient fetches ``/v2/schemas/image``
+and validates every create and update against it before sending (warlock), and
+builds its JSON patches from it: a property the schema lists without
+``"is_base": false`` is patched with ``replace``, anything else with ``add``.
+Its shell also caches the image, metadef namespace and metadef resource type
+schemas, and falls back to API v1 when it cannot fetch them. So the documents
+carry Glance's content: types and nullability, enums, ``readOnly`` markers,
+string-valued extra properties, and the operator properties Glance ships in
+``etc/schema-image.json``.
+
+Glance serves the image and metadef documents in full and the member and task
+documents in a reduced form (no ``additionalProperties``, and the member and
+task lists link only to their schema); that is reproduced here. A list schema
+carries its item's ``definitions`` at the top, so ``#/definitions/...``
+references resolve from the document root.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Final
 
-from glimpse.model import CONTAINER_FORMATS, DISK_FORMATS, Status, Visibility
+_Doc = dict[str, Any]
 
-_UUID = "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$"
+_UUID: Final = (
+    "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$"
+)
+_STRING: Final = "string"
+_NULLABLE: Final = ["null", "string"]
+
+# Enum values in the order Glance lists them; a unit test checks them against glimpse.model.
+_IMAGE_STATUSES: Final = [
+    "queued",
+    "saving",
+    "active",
+    "killed",
+    "deleted",
+    "uploading",
+    "importing",
+    "pending_delete",
+    "deactivated",
+]
+_VISIBILITIES: Final = ["community", "public", "private", "shared"]
+_CONTAINER_FORMATS: Final = ["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"]
+_DISK_FORMATS: Final = [
+    "ami",
+    "ari",
+    "aki",
+    "vhd",
+    "vhdx",
+    "vmdk",
+    "raw",
+    "qcow2",
+    "vdi",
+    "iso",
+    "ploop",
+]
+
+_READ_ONLY_STRING: Final[_Doc] = {"type": "string", "readOnly": True}
 
 
-def _text(
-    description: str,
-    *,
-    nullable: bool = False,
-    max_length: int | None = None,
-    read_only: bool = False,
-) -> dict[str, Any]:
-    prop: dict[str, Any] = {
-        "type": ["null", "string"] if nullable else "string",
-        "description": description,
-    }
-    if max_length is not None:
-        prop["maxLength"] = max_length
-    if read_only:
-        prop["readOnly"] = True
-    return prop
+def _field(type_: str | list[str], description: str, **keywords: Any) -> _Doc:
+    """One property: its JSON type, its description, and any further keywords."""
+    return {"type": type_, "description": description, **keywords}
 
 
-_IMAGE_BASE: dict[str, Any] = {
-    "id": {**_text("An identifier for the image"), "pattern": _UUID},
-    "name": _text("Descriptive name for the image", nullable=True, max_length=255),
-    "status": {
-        **_text("Status of the image", read_only=True),
-        "enum": [s.value for s in Status],
-    },
-    "visibility": {
-        **_text("Scope of image accessibility"),
-        "enum": [v.value for v in Visibility],
-    },
-    "protected": {"type": "boolean", "description": "If true, image will not be deletable."},
-    "os_hidden": {
-        "type": "boolean",
-        "description": "If true, image will not appear in default image list response.",
-    },
-    "checksum": _text("md5 hash of image contents.", nullable=True, max_length=32, read_only=True),
-    "os_hash_algo": _text(
-        "Algorithm to calculate the os_hash_value", nullable=True, max_length=64, read_only=True
+def _link(rel: str, field: str) -> _Doc:
+    return {"rel": rel, "href": "{" + field + "}"}
+
+
+# --- images ----------------------------------------------------------------------------------
+
+# Timestamps carry no "format": "date-time", as in Glance; clients validate with this document.
+_IMAGE_BASE: Final[_Doc] = {
+    "id": _field(_STRING, "An identifier for the image", pattern=_UUID),
+    "name": _field(_NULLABLE, "Descriptive name for the image", maxLength=255),
+    "status": _field(_STRING, "Status of the image", readOnly=True, enum=_IMAGE_STATUSES),
+    "visibility": _field(_STRING, "Scope of image accessibility", enum=_VISIBILITIES),
+    "protected": _field("boolean", "If true, image will not be deletable."),
+    "os_hidden": _field(
+        "boolean", "If true, image will not appear in default image list response."
     ),
-    "os_hash_value": _text(
+    "checksum": _field(_NULLABLE, "md5 hash of image contents.", readOnly=True, maxLength=32),
+    "os_hash_algo": _field(
+        _NULLABLE, "Algorithm to calculate the os_hash_value", readOnly=True, maxLength=64
+    ),
+    "os_hash_value": _field(
+        _NULLABLE,
         "Hexdigest of the image contents using the algorithm specified by the os_hash_algo",
-        nullable=True,
-        max_length=128,
-        read_only=True,
+        readOnly=True,
+        maxLength=128,
     ),
-    "owner": _text("Owner of the image", nullable=True, max_length=255),
-    "size": {
-        "type": ["null", "integer"],
-        "readOnly": True,
-        "description": "Size of image file in bytes",
-    },
-    "virtual_size": {
-        "type": ["null", "integer"],
-        "readOnly": True,
-        "description": "Virtual size of image in bytes",
-    },
-    "container_format": {
-        "type": ["null", "string"],
-        "description": "Format of the container",
-        "enum": [None, *CONTAINER_FORMATS],
-    },
-    "disk_format": {
-        "type": ["null", "string"],
-        "description": "Format of the disk",
-        "enum": [None, *DISK_FORMATS],
-    },
-    "created_at": _text("Date and time of image registration", read_only=True),
-    "updated_at": _text("Date and time of the last image modification", read_only=True),
-    "tags": {
-        "type": "array",
-        "description": "List of strings related to the image",
-        "items": {"type": "string", "maxLength": 255},
-    },
-    "direct_url": _text("URL to access the image file kept in external store", read_only=True),
-    "min_ram": {
-        "type": "integer",
-        "description": "Amount of ram (in MB) required to boot image.",
-    },
-    "min_disk": {
-        "type": "integer",
-        "description": "Amount of disk space (in GB) required to boot image.",
-    },
-    "self": _text("An image self url", read_only=True),
-    "file": _text("An image file url", read_only=True),
-    "stores": _text(
-        "Store in which image data resides. Only present when the operator has "
-        "enabled multiple stores.",
-        read_only=True,
+    "owner": _field(_NULLABLE, "Owner of the image", maxLength=255),
+    "size": _field(["null", "integer"], "Size of image file in bytes", readOnly=True),
+    "virtual_size": _field(["null", "integer"], "Virtual size of image in bytes", readOnly=True),
+    "container_format": _field(
+        _NULLABLE, "Format of the container", enum=[None, *_CONTAINER_FORMATS]
     ),
-    "schema": _text("An image schema url", read_only=True),
-    "locations": {
-        "type": "array",
-        "description": "A set of URLs to access the image file kept in external store",
-        "items": {
+    "disk_format": _field(_NULLABLE, "Format of the disk", enum=[None, *_DISK_FORMATS]),
+    "created_at": _field(_STRING, "Date and time of image registration", readOnly=True),
+    "updated_at": _field(_STRING, "Date and time of the last image modification", readOnly=True),
+    "tags": _field(
+        "array",
+        "List of strings related to the image",
+        items={"type": "string", "maxLength": 255},
+    ),
+    "direct_url": _field(
+        _STRING, "URL to access the image file kept in external store", readOnly=True
+    ),
+    "min_ram": _field("integer", "Amount of ram (in MB) required to boot image."),
+    "min_disk": _field("integer", "Amount of disk space (in GB) required to boot image."),
+    "self": _field(_STRING, "An image self url", readOnly=True),
+    "file": _field(_STRING, "An image file url", readOnly=True),
+    "stores": _field(
+        _STRING,
+        "Store in which image data resides.  Only present when the operator has enabled "
+        "multiple stores.  May be a comma-separated list of store identifiers.",
+        readOnly=True,
+    ),
+    "schema": _field(_STRING, "An image schema url", readOnly=True),
+    "locations": _field(
+        "array",
+        "A set of URLs to access the image file kept in external store",
+        items={
             "type": "object",
             "properties": {
                 "url": {"type": "string", "maxLength": 255},
                 "metadata": {"type": "object"},
-                "validation_data": {
-                    "type": "object",
-                    "description": "Values to be used to populate the corresponding image "
-                    "properties.",
-                    "properties": {
+                # Sent when adding a location; never part of a response.
+                "validation_data": _field(
+                    "object",
+                    "Values to be used to populate the corresponding image properties. If the "
+                    "image status is not 'queued', values must exactly match those already "
+                    "contained in the image properties.",
+                    writeOnly=True,
+                    additionalProperties=False,
+                    properties={
                         "checksum": {"type": "string", "minLength": 32, "maxLength": 32},
                         "os_hash_algo": {"type": "string", "maxLength": 64},
                         "os_hash_value": {"type": "string", "maxLength": 128},
                     },
-                    "required": ["os_hash_algo", "os_hash_value"],
-                    "additionalProperties": False,
-                },
+                    required=["os_hash_algo", "os_hash_value"],
+                ),
             },
             "required": ["url", "metadata"],
         },
-    },
+    ),
 }
 
-#: The default operator-defined properties; typed, shown with ``is_base: false``.
-_IMAGE_CUSTOM: dict[str, Any] = {
-    "kernel_id": {
-        "type": ["null", "string"],
-        "pattern": _UUID,
-        "description": "ID of image stored in Glance that should be used as the "
-        "kernel when booting an AMI-style image.",
-    },
-    "ramdisk_id": {
-        "type": ["null", "string"],
-        "pattern": _UUID,
-        "description": "ID of image stored in Glance that should be used as the "
-        "ramdisk when booting an AMI-style image.",
-    },
-    "instance_uuid": _text(
-        "Metadata which can be used to record which instance this image "
-        "is associated with. (Informational only, does not create an "
-        "instance snapshot.)"
-    ),
-    "architecture": _text(
-        "Operating system architecture as specified in "
-        "https://docs.openstack.org/python-glanceclient/latest/cli/"
-        "property-keys.html"
-    ),
-    "os_distro": _text(
-        "Common name of operating system distribution as specified in "
-        "https://docs.openstack.org/python-glanceclient/latest/cli/"
-        "property-keys.html"
-    ),
-    "os_version": _text("Operating system version as specified by the distributor."),
-    "description": _text("A human-readable string describing this image."),
-    "cinder_encryption_key_id": _text(
-        "Identifier in the OpenStack Key Management Service "
-        "for the encryption key for the Block Storage "
-        "Service to use when mounting a volume created from "
-        "this image"
-    ),
-    "cinder_encryption_key_deletion_policy": {
-        "type": "string",
-        "enum": ["on_image_deletion", "do_not_delete"],
-        "description": "States the condition under which the Image Service will delete the "
-        "object associated with the 'cinder_encryption_key_id' image property.",
-    },
-}
-for _prop in _IMAGE_CUSTOM.values():
-    _prop["is_base"] = False
+_PROPERTY_KEYS: Final = (
+    "https://docs.openstack.org/python-glanceclient/latest/cli/property-keys.html"
+)
 
-_IMAGE: dict[str, Any] = {
+# Glance's default etc/schema-image.json. Glance marks these "is_base": false when it merges
+# them, which makes glanceclient patch them with "add" rather than "replace".
+_OPERATOR_PROPERTIES: Final[_Doc] = {
+    "kernel_id": _field(
+        _NULLABLE,
+        "ID of image stored in Glance that should be used as the kernel when booting an "
+        "AMI-style image.",
+        pattern=_UUID,
+    ),
+    "ramdisk_id": _field(
+        _NULLABLE,
+        "ID of image stored in Glance that should be used as the ramdisk when booting an "
+        "AMI-style image.",
+        pattern=_UUID,
+    ),
+    "instance_uuid": _field(
+        _STRING,
+        "Metadata which can be used to record which instance this image is associated with. "
+        "(Informational only, does not create an instance snapshot.)",
+    ),
+    "architecture": _field(
+        _STRING, f"Operating system architecture as specified in {_PROPERTY_KEYS}"
+    ),
+    "os_distro": _field(
+        _STRING, f"Common name of operating system distribution as specified in {_PROPERTY_KEYS}"
+    ),
+    "os_version": _field(_STRING, "Operating system version as specified by the distributor."),
+    "description": _field(_STRING, "A human-readable string describing this image."),
+    "cinder_encryption_key_id": _field(
+        _STRING,
+        "Identifier in the OpenStack Key Management Service for the encryption key for the "
+        "Block Storage Service to use when mounting a volume created from this image",
+    ),
+    "cinder_encryption_key_deletion_policy": _field(
+        _STRING,
+        "States the condition under which the Image Service will delete the object associated "
+        "with the 'cinder_encryption_key_id' image property.  If this property is missing, the "
+        "Image Service will take no action",
+        enum=["on_image_deletion", "do_not_delete"],
+    ),
+}
+
+_IMAGE: Final[_Doc] = {
     "name": "image",
-    "properties": {**_IMAGE_BASE, **_IMAGE_CUSTOM},
+    "properties": {
+        **_IMAGE_BASE,
+        **{key: {**spec, "is_base": False} for key, spec in _OPERATOR_PROPERTIES.items()},
+    },
     "additionalProperties": {"type": "string"},
-    "links": [
-        {"rel": "self", "href": "{self}"},
-        {"rel": "enclosure", "href": "{file}"},
-        {"rel": "describedby", "href": "{schema}"},
-    ],
+    "links": [_link("self", "self"), _link("enclosure", "file"), _link("describedby", "schema")],
 }
 
+# --- members and tasks -----------------------------------------------------------------------
 
-def _collection(name: str, item: dict[str, Any], *, paged: bool) -> dict[str, Any]:
-    properties: dict[str, Any] = {
-        name: {"type": "array", "items": item},
-        "schema": {"type": "string"},
-    }
-    links = [{"rel": "describedby", "href": "{schema}"}]
-    if paged:
-        properties.update(first={"type": "string"}, next={"type": "string"})
-        links = [{"rel": "first", "href": "{first}"}, {"rel": "next", "href": "{next}"}, *links]
-    else:
-        links = [{"rel": "self", "href": "{self}"}, *links]
-    return {"name": name, "properties": properties, "links": links}
-
-
-_MEMBER: dict[str, Any] = {
+_MEMBER: Final[_Doc] = {
     "name": "member",
     "properties": {
-        "created_at": _text("Date and time of image member creation"),
-        "image_id": {**_text("An identifier for the image"), "pattern": _UUID},
-        "member_id": _text("An identifier for the image member (tenantId)"),
-        "schema": _text("An image member schema url", read_only=True),
-        "status": {
-            **_text("The status of this image member"),
-            "enum": ["pending", "accepted", "rejected"],
-        },
-        "updated_at": _text("Date and time of last modification of image member"),
+        "member_id": _field(_STRING, "An identifier for the image member (tenantId)"),
+        "image_id": _field(_STRING, "An identifier for the image", pattern=_UUID),
+        "created_at": _field(_STRING, "Date and time of image member creation"),
+        "updated_at": _field(_STRING, "Date and time of last modification of image member"),
+        "status": _field(
+            _STRING,
+            "The status of this image member",
+            enum=["pending", "accepted", "rejected"],
+        ),
+        "schema": _READ_ONLY_STRING,
     },
 }
 
-_TASK: dict[str, Any] = {
+_TASK_PROPERTIES: Final[_Doc] = {
+    "id": _field(_STRING, "An identifier for the task", pattern=_UUID),
+    "type": _field(
+        _STRING,
+        "The type of task represented by this content",
+        enum=["import", "api_image_import"],
+    ),
+    "status": _field(
+        _STRING,
+        "The current status of this task",
+        enum=["pending", "processing", "success", "failure"],
+    ),
+    "input": _field(["null", "object"], "The parameters required by task, JSON blob"),
+    "result": _field(["null", "object"], "The result of current task, JSON blob"),
+    "owner": _field(_STRING, "An identifier for the owner of this task"),
+    "message": _field(
+        _STRING,
+        "Human-readable informative message only included when appropriate (usually on failure)",
+    ),
+    "image_id": _field(_STRING, "Image associated with the task"),
+    "request_id": _field(_STRING, "Human-readable informative request-id"),
+    "user_id": _field(_STRING, "User associated with the task"),
+    "expires_at": _field(_NULLABLE, "Datetime when this resource would be subject to removal"),
+    "created_at": _field(_STRING, "Datetime when this resource was created"),
+    "updated_at": _field(_STRING, "Datetime when this resource was updated"),
+    "self": _READ_ONLY_STRING,
+    "schema": _READ_ONLY_STRING,
+}
+
+_TASK: Final[_Doc] = {"name": "task", "properties": _TASK_PROPERTIES}
+
+# A task list shows stubs: no input, result or message.
+_TASK_STUB: Final[_Doc] = {
     "name": "task",
     "properties": {
-        "id": {**_text("An identifier for the task"), "pattern": _UUID},
-        "type": {
-            **_text("The type of task represented by this content"),
-            "enum": ["import", "api_image_import", "location_import"],
+        key: spec
+        for key, spec in _TASK_PROPERTIES.items()
+        if key not in ("input", "result", "message")
+    },
+}
+
+# --- metadata definitions --------------------------------------------------------------------
+
+_PROPERTY_TYPES: Final = ["array", "boolean", "integer", "number", "object", "string", None]
+
+
+_POSITIVE: Final[_Doc] = {"$ref": "#/definitions/positiveInteger"}
+_POSITIVE_DEFAULT_0: Final[_Doc] = {"$ref": "#/definitions/positiveIntegerDefault0"}
+
+
+# The fields of one metadef property: a JSON-schema fragment that describes an image property.
+_PROPERTY_FIELDS: Final[_Doc] = {
+    "name": {"type": "string", "maxLength": 255},
+    "title": {"type": "string"},
+    "description": {"type": "string"},
+    "operators": {"type": "array", "items": {"type": "string"}},
+    "type": {"type": "string", "enum": _PROPERTY_TYPES},
+    "required": {"$ref": "#/definitions/stringArray"},
+    "minimum": {"type": "number"},
+    "maximum": {"type": "number"},
+    "maxLength": _POSITIVE,
+    "minLength": _POSITIVE_DEFAULT_0,
+    "pattern": {"type": "string", "format": "regex"},
+    "enum": {"type": "array"},
+    "readonly": {"type": "boolean"},
+    "default": {},
+    "items": {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "enum": _PROPERTY_TYPES},
+            "enum": {"type": "array"},
         },
-        "status": {
-            **_text("The current status of this task"),
-            "enum": ["pending", "processing", "success", "failure"],
+    },
+    "maxItems": _POSITIVE,
+    "minItems": _POSITIVE_DEFAULT_0,
+    "uniqueItems": {"type": "boolean", "default": False},
+    "additionalItems": {"type": "boolean"},
+}
+
+_POSITIVE_DEFINITIONS: Final[_Doc] = {
+    "positiveInteger": {"type": "integer", "minimum": 0},
+    "positiveIntegerDefault0": {
+        "allOf": [{"$ref": "#/definitions/positiveInteger"}, {"default": 0}]
+    },
+}
+
+# Shared by the namespace and object documents.
+_METADEF_DEFINITIONS: Final[_Doc] = {
+    **_POSITIVE_DEFINITIONS,
+    "stringArray": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+    "property": {
+        "type": "object",
+        "additionalProperties": {
+            "type": "object",
+            "required": ["title", "type"],
+            "properties": _PROPERTY_FIELDS,
         },
-        "input": {"type": ["null", "object"], "description": "The parameters required by task"},
-        "result": {"type": ["null", "object"], "description": "The result of current task"},
-        "owner": _text("An identifier for the owner of this task", nullable=True),
-        "message": _text(
-            "Human-readable informative message only included when appropriate", nullable=True
-        ),
-        "image_id": _text("Image associated with the task", nullable=True, read_only=True),
-        "request_id": _text("Request ID associated with the task", nullable=True, read_only=True),
-        "user_id": _text("User associated with the task", nullable=True, read_only=True),
-        "expires_at": _text(
-            "Datetime when this resource would be subject to removal", nullable=True
-        ),
-        "created_at": _text("Datetime when this resource was created"),
-        "updated_at": _text("Datetime when this resource was updated"),
-        "self": _text("An identifier for the task", read_only=True),
-        "schema": _text("An identifier for the schema", read_only=True),
-    },
-    "required": ["type", "input"],
-}
-
-_STAMPS: dict[str, Any] = {
-    "created_at": {
-        "type": "string",
-        "readOnly": True,
-        "format": "date-time",
-        "description": "Date and time of creation",
-    },
-    "updated_at": {
-        "type": "string",
-        "readOnly": True,
-        "format": "date-time",
-        "description": "Date and time of the last modification",
     },
 }
 
-_PROPERTY_TYPES = ["array", "boolean", "integer", "number", "object", "string", "null"]
 
-_METADEF_PROPERTY: dict[str, Any] = {
-    "name": "property",
-    "properties": {
-        "name": {"type": "string", "maxLength": 255},
-        "title": {"type": "string"},
-        "description": {"type": "string"},
-        "operators": {"type": "array", "items": {"type": "string"}},
-        "type": {"type": "string", "enum": _PROPERTY_TYPES},
-        "required": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
-        "minimum": {"type": "number"},
-        "maximum": {"type": "number"},
-        "maxLength": {"type": "integer", "minimum": 0},
-        "minLength": {"type": "integer", "minimum": 0},
-        "pattern": {"type": "string", "format": "regex"},
-        "enum": {"type": "array"},
-        "readonly": {"type": "boolean"},
-        "default": {},
-        "items": {"type": "object"},
-        "maxItems": {"type": "integer", "minimum": 0},
-        "minItems": {"type": "integer", "minimum": 0},
-        "uniqueItems": {"type": "boolean", "default": False},
-        "additionalItems": {"type": "boolean"},
-    },
-    "required": ["name", "title", "type"],
-    "additionalProperties": False,
-}
+def _stamps(created: str, modified: str) -> _Doc:
+    """The read-only created_at/updated_at pair of a metadef document."""
+    return {
+        "created_at": _field(_STRING, created, readOnly=True, format="date-time"),
+        "updated_at": _field(_STRING, modified, readOnly=True, format="date-time"),
+    }
 
-_METADEF_OBJECT: dict[str, Any] = {
-    "name": "object",
-    "properties": {
-        "name": {"type": "string", "maxLength": 255},
-        "description": {"type": "string"},
-        "required": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
-        "properties": {"type": "object", "additionalProperties": {"type": "object"}},
-        "schema": {"type": "string", "readOnly": True},
-        "self": {"type": "string", "readOnly": True},
-        **_STAMPS,
-    },
-    "required": ["name"],
-    "additionalProperties": False,
-}
 
-_METADEF_TAG: dict[str, Any] = {
-    "name": "tag",
-    "properties": {"name": {"type": "string", "maxLength": 255}, **_STAMPS},
-    "required": ["name"],
-    "additionalProperties": False,
-}
-
-_RESOURCE_TYPE: dict[str, Any] = {
-    "name": "resource_type_association",
-    "properties": {
-        "name": {
-            "type": "string",
-            "maxLength": 80,
-            "description": "Resource type names should be aligned with Heat resource "
-            "types whenever possible.",
-        },
-        "prefix": {
-            "type": "string",
-            "maxLength": 80,
-            "description": "Specifies the prefix to use for the given resource type.",
-        },
-        "properties_target": {
-            "type": "string",
-            "maxLength": 80,
-            "description": "Some resource types allow more than one key / value pair per instance.",
-        },
-        **_STAMPS,
-    },
-    "required": ["name"],
-    "additionalProperties": False,
-}
-
-_NAMESPACE: dict[str, Any] = {
+_NAMESPACE: Final[_Doc] = {
     "name": "namespace",
     "properties": {
-        "namespace": {
-            "type": "string",
-            "maxLength": 80,
-            "description": "The unique namespace text.",
-        },
-        "display_name": {
-            "type": "string",
-            "maxLength": 80,
-            "description": "The user friendly name for the namespace.",
-        },
-        "description": {
-            "type": "string",
-            "maxLength": 500,
-            "description": "Provides a user friendly description of the namespace.",
-        },
-        "visibility": {
-            "type": "string",
-            "enum": ["public", "private"],
-            "description": "Scope of namespace accessibility.",
-        },
-        "protected": {
-            "type": "boolean",
-            "description": "If true, namespace will not be deletable.",
-        },
-        "owner": {
-            "type": "string",
-            "maxLength": 255,
-            "description": "Owner of the namespace.",
-        },
-        **_STAMPS,
-        "schema": {"type": "string", "readOnly": True},
-        "self": {"type": "string", "readOnly": True},
+        "namespace": _field(_STRING, "The unique namespace text.", maxLength=80),
+        "display_name": _field(
+            _STRING,
+            "The user friendly name for the namespace. Used by UI if available.",
+            maxLength=80,
+        ),
+        "description": _field(
+            _STRING, "Provides a user friendly description of the namespace.", maxLength=500
+        ),
+        "visibility": _field(
+            _STRING, "Scope of namespace accessibility.", enum=["public", "private"]
+        ),
+        "protected": _field("boolean", "If true, namespace will not be deletable."),
+        "owner": _field(_STRING, "Owner of the namespace.", maxLength=255),
+        **_stamps(
+            "Date and time of namespace creation",
+            "Date and time of the last namespace modification",
+        ),
+        "schema": _READ_ONLY_STRING,
+        "self": _READ_ONLY_STRING,
         "resource_type_associations": {
             "type": "array",
             "items": {
@@ -408,52 +384,154 @@ _NAMESPACE: dict[str, Any] = {
             "items": {"type": "object", "properties": {"name": {"type": "string"}}},
         },
     },
-    "required": ["namespace"],
     "additionalProperties": False,
-    "definitions": {
-        "positiveInteger": {"type": "integer", "minimum": 0},
-        "positiveIntegerDefault0": {
-            "allOf": [{"$ref": "#/definitions/positiveInteger"}, {"default": 0}]
-        },
-        "stringArray": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
-        "property": {
-            "type": "object",
-            "additionalProperties": {
-                "type": "object",
-                "required": ["title", "type"],
-                "properties": {
-                    k: v
-                    for k, v in _METADEF_PROPERTY["properties"].items()
-                    if k not in ("required",)
-                },
-            },
-        },
-    },
+    "definitions": _METADEF_DEFINITIONS,
+    "required": ["namespace"],
 }
 
-_DOCUMENTS: dict[str, dict[str, Any]] = {
-    "image": _IMAGE,
-    "images": _collection("images", _IMAGE, paged=True),
-    "member": _MEMBER,
-    "members": _collection("members", _MEMBER, paged=False),
-    "task": _TASK,
-    "tasks": _collection("tasks", _TASK, paged=True),
-    "metadefs/namespace": _NAMESPACE,
-    "metadefs/namespaces": _collection("namespaces", _NAMESPACE, paged=True),
-    "metadefs/resource_type": _RESOURCE_TYPE,
-    "metadefs/resource_types": _collection(
-        "resource_type_associations", _RESOURCE_TYPE, paged=False
-    ),
-    "metadefs/property": _METADEF_PROPERTY,
-    "metadefs/properties": _collection("properties", _METADEF_PROPERTY, paged=False),
-    "metadefs/object": _METADEF_OBJECT,
-    "metadefs/objects": _collection("objects", _METADEF_OBJECT, paged=True),
-    "metadefs/tag": _METADEF_TAG,
-    "metadefs/tags": _collection("tags", _METADEF_TAG, paged=False),
+_RESOURCE_TYPE: Final[_Doc] = {
+    "name": "resource_type_association",
+    "properties": {
+        "name": _field(
+            _STRING,
+            "Resource type names should be aligned with Heat resource types whenever possible: "
+            "https://docs.openstack.org/heat/latest/template_guide/openstack.html",
+            maxLength=80,
+        ),
+        "prefix": _field(
+            _STRING,
+            "Specifies the prefix to use for the given resource type. Any properties in the "
+            "namespace should be prefixed with this prefix when being applied to the specified "
+            "resource type. Must include prefix separator (e.g. a colon :).",
+            maxLength=80,
+        ),
+        "properties_target": _field(
+            _STRING,
+            "Some resource types allow more than one key / value pair per instance.  For "
+            "example, Cinder allows user and image metadata on volumes. Only the image "
+            "properties metadata is evaluated by Nova (scheduling or drivers). This property "
+            "allows a namespace target to remove the ambiguity.",
+            maxLength=80,
+        ),
+        **_stamps(
+            "Date and time of resource type association",
+            "Date and time of the last resource type association modification",
+        ),
+    },
+    "additionalProperties": False,
+    "required": ["name"],
 }
+
+_PROPERTY: Final[_Doc] = {
+    "name": "property",
+    "properties": _PROPERTY_FIELDS,
+    "additionalProperties": False,
+    # Unlike the namespace's copy, a standalone property requires at least one item here.
+    "definitions": {
+        **_POSITIVE_DEFINITIONS,
+        "stringArray": {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "uniqueItems": True,
+        },
+    },
+    "required": ["type", "title", "name"],
+}
+
+# In a property list the name is the key of the map, so the item does not require it.
+_PROPERTY_ITEM: Final[_Doc] = {**_PROPERTY, "required": ["type", "title"]}
+
+_OBJECT: Final[_Doc] = {
+    "name": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 255},
+        "description": {"type": "string"},
+        "required": {"$ref": "#/definitions/stringArray"},
+        "properties": {"$ref": "#/definitions/property"},
+        "schema": _READ_ONLY_STRING,
+        "self": _READ_ONLY_STRING,
+        **_stamps(
+            "Date and time of object creation", "Date and time of the last object modification"
+        ),
+    },
+    "additionalProperties": False,
+    "definitions": _METADEF_DEFINITIONS,
+    "required": ["name"],
+}
+
+_TAG: Final[_Doc] = {
+    "name": "tag",
+    "properties": {
+        "name": {"type": "string", "maxLength": 255},
+        **_stamps("Date and time of tag creation", "Date and time of the last tag modification"),
+    },
+    "additionalProperties": False,
+    "required": ["name"],
+}
+
+# --- lists -----------------------------------------------------------------------------------
+
+
+def _collection(name: str, item: _Doc, *, keyed: bool = False) -> _Doc:
+    """A paged list of ``item`` under ``name`` (a map by name when ``keyed``)."""
+    item = dict(item)
+    definitions = item.pop("definitions", None)
+    container: _Doc = (
+        {"type": "object", "additionalProperties": item}
+        if keyed
+        else {"type": "array", "items": item}
+    )
+    doc: _Doc = {
+        "name": name,
+        "properties": {
+            name: container,
+            "first": {"type": "string"},
+            "next": {"type": "string"},
+            "schema": {"type": "string"},
+        },
+        "links": [_link("first", "first"), _link("next", "next"), _link("describedby", "schema")],
+    }
+    if definitions:
+        doc["definitions"] = definitions
+    return doc
+
+
+def _reduced_collection(name: str, item: _Doc) -> _Doc:
+    """The reduced list form Glance serves for members and tasks."""
+    return {
+        "name": name,
+        "properties": {name: {"type": "array", "items": item}, "schema": {"type": "string"}},
+        "links": [_link("describedby", "schema")],
+    }
+
+
+_DOCUMENTS: Final[dict[str, _Doc]] = {
+    "image": _IMAGE,
+    "images": _collection("images", _IMAGE),
+    "member": _MEMBER,
+    "members": _reduced_collection("members", _MEMBER),
+    "task": _TASK,
+    "tasks": _reduced_collection("tasks", _TASK_STUB),
+    "metadefs/namespace": _NAMESPACE,
+    "metadefs/namespaces": _collection("namespaces", _NAMESPACE),
+    "metadefs/resource_type": _RESOURCE_TYPE,
+    "metadefs/resource_types": _collection("resource_type_associations", _RESOURCE_TYPE),
+    "metadefs/property": _PROPERTY,
+    "metadefs/properties": _collection("properties", _PROPERTY_ITEM, keyed=True),
+    "metadefs/object": _OBJECT,
+    "metadefs/objects": _collection("objects", _OBJECT),
+    "metadefs/tag": _TAG,
+    "metadefs/tags": _collection("tags", _TAG),
+}
+
 SCHEMA_NAMES: tuple[str, ...] = tuple(_DOCUMENTS)
 
 
 def schema(name: str) -> dict[str, Any]:
-    """A fresh copy of schema ``name`` (``image``, ``metadefs/namespace``...); KeyError if none."""
+    """Return a fresh deep copy of the schema document served at ``/v2/schemas/{name}``.
+
+    ``name`` is one of ``SCHEMA_NAMES`` (``"image"``, ``"metadefs/namespace"``, ...); the
+    copy is the caller's to change. Raises ``KeyError`` for any other name.
+    """
     return copy.deepcopy(_DOCUMENTS[name])
