@@ -1,4 +1,4 @@
-"""Composition root: Settings -> drivers -> service -> ASGI app.
+"""Composition root: Settings -> drivers -> services -> ASGI app.
 
 Only this module (and the CLI) turn settings into objects.
 """
@@ -13,14 +13,20 @@ from starlette.types import ASGIApp
 
 from glimpse import plugins
 from glimpse.api import errors as api_errors
-from glimpse.api.routes import ROUTES, RequestFrame
-from glimpse.auth import identity
+from glimpse.api.routes import ROUTES, IdentityLayer, RequestFrame
+from glimpse.auth.identity import Identity
+from glimpse.auth.policy import Policy
+from glimpse.auth.properties import PropertyProtections
 from glimpse.digest import check_algorithm
 from glimpse.errors import GlimpseError
+from glimpse.quota import Quotas
 from glimpse.registry import db
 from glimpse.registry.images import ImageRegistry
+from glimpse.registry.members import MemberRegistry
+from glimpse.registry.tokens import TokenRegistry
 from glimpse.service import ImageService
 from glimpse.settings import CONFIG_ENV, Settings, load
+from glimpse.sharing import SharingService
 from glimpse.store.base import Store, build
 
 
@@ -29,11 +35,29 @@ def build_store(settings: Settings) -> Store:
     return build(name, plugins.load("glimpse.stores", name), settings.store_options(name))
 
 
+def build_identity(settings: Settings, tokens: TokenRegistry) -> Identity:
+    """The identity driver named by ``identity.mode``, with its ``[identity.<mode>]`` table."""
+    mode = settings.identity.mode
+    cls = plugins.load("glimpse.identity", mode)
+    raw = settings.identity.drivers.get(mode, {})
+    identity: Identity = cls(plugins.options(cls.Options, raw, f"identity.{mode}"), tokens.find)
+    return identity
+
+
 def build_app(settings: Settings) -> ASGIApp:
     """Wire a complete application from settings; fails fast on bad configuration."""
     check_algorithm(settings.images.hash_algo)
     engine = db.connect(settings.registry_url, settings.registry.pool_size)
-    service = ImageService(ImageRegistry(engine), build_store(settings), settings.images)
+    members = MemberRegistry(engine)
+    images = ImageService(
+        ImageRegistry(engine),
+        members,
+        build_store(settings),
+        settings.images,
+        Policy.from_file(settings.policy.file),
+        PropertyProtections.from_file(settings.policy.property_protections_file),
+        Quotas(settings.quota_defaults(), settings.quotas.projects),
+    )
     app = Starlette(
         routes=ROUTES,
         exception_handlers={
@@ -43,11 +67,12 @@ def build_app(settings: Settings) -> ASGIApp:
         },
     )
     app.state.settings = settings
-    app.state.service = service
-    app.state.identity = identity.build(settings.identity.mode, settings.identity.project)
+    app.state.service = images
+    app.state.sharing = SharingService(images, members, settings.images.member_quota)
     app.state.public_endpoint = settings.server.public_endpoint
     app.state.inline_reads = engine.url.get_backend_name() == "sqlite"
-    return RequestFrame(app)
+    identity = build_identity(settings, TokenRegistry(engine))
+    return RequestFrame(IdentityLayer(app, identity))
 
 
 def from_environment() -> ASGIApp:

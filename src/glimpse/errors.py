@@ -2,7 +2,8 @@
 
 ```
 GlimpseError
-  NotFound       ImageNotFound, ObjectNotFound, TagNotFound
+  Unauthenticated
+  NotFound       ImageNotFound, MemberNotFound, ObjectNotFound, TagNotFound
   Conflict       InvalidTransition, Duplicate, Gone
   Forbidden
   Invalid        SchemaViolation, ChecksumMismatch, SizeMismatch, ClientGone,
@@ -27,6 +28,17 @@ class GlimpseError(Exception):
         self.message = message
 
 
+class Unauthenticated(GlimpseError):
+    """The request carries no credentials, or ones that are not valid.
+
+    ``challenge`` is the ``WWW-Authenticate`` value to send back, if any.
+    """
+
+    def __init__(self, message: str, challenge: str | None = None) -> None:
+        super().__init__(message)
+        self.challenge = challenge
+
+
 class NotFound(GlimpseError):
     pass
 
@@ -34,6 +46,11 @@ class NotFound(GlimpseError):
 class ImageNotFound(NotFound):
     def __init__(self, image_id: str) -> None:
         super().__init__(f"No image found with ID {image_id}")
+
+
+class MemberNotFound(NotFound):
+    def __init__(self, image_id: str, member: str) -> None:
+        super().__init__(f"{member} not found in the member list of the image {image_id}.")
 
 
 class ObjectNotFound(NotFound):

@@ -138,3 +138,45 @@ class ListQuery:
     sort: tuple[tuple[str, str], ...] = (("created_at", "desc"), ("id", "desc"))
     limit: int = 25
     marker: str | None = None
+    member_status: str = "accepted"
+
+
+class MemberStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Member:
+    """A project an image is shared with, and whether it accepted the image."""
+
+    image_id: str
+    member: str
+    status: MemberStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+#: A quota value meaning "no limit".
+UNLIMITED = -1
+
+
+@dataclass(frozen=True)
+class QuotaLimits:
+    """One project's limits; sizes in bytes, UNLIMITED where there is none."""
+
+    image_count_total: int = UNLIMITED
+    image_size_total: int = UNLIMITED
+    image_stage_total: int = UNLIMITED
+    image_count_uploading: int = UNLIMITED
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one project uses now; sizes in bytes, uploads in progress included."""
+
+    image_count_total: int
+    image_size_total: int
+    image_stage_total: int
+    image_count_uploading: int

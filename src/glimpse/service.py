@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from glimpse import attributes
+from glimpse import attributes, quota
 from glimpse.auth.identity import Actor
+from glimpse.auth.policy import Policy
+from glimpse.auth.properties import PropertyProtections
 from glimpse.digest import DigestingStream
 from glimpse.errors import (
     Conflict,
@@ -26,6 +28,7 @@ from glimpse.errors import (
     Invalid,
     InvalidTransition,
     ObjectNotFound,
+    QuotaExceeded,
     TagNotFound,
     TooLarge,
 )
@@ -33,13 +36,17 @@ from glimpse.model import (
     GONE,
     NEEDS_FORMATS_FROM,
     NEEDS_FORMATS_TO,
+    UNLIMITED,
     Image,
     ListQuery,
+    Member,
     Status,
     Visibility,
     check_transition,
 )
+from glimpse.quota import Quotas
 from glimpse.registry.images import ImageRegistry
+from glimpse.registry.members import MemberRegistry
 from glimpse.settings import ImageSettings
 from glimpse.store.base import Store
 
@@ -73,18 +80,89 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+@dataclass(frozen=True)
+class Seen:
+    """An image the caller may see, with the caller's membership of it, if any."""
+
+    image: Image
+    member: Member | None
+
+
 class ImageService:
-    """The Image API use cases over a registry and a store."""
+    """The Image API use cases over a registry and a store, under one policy."""
 
     def __init__(
         self,
         registry: ImageRegistry,
+        members: MemberRegistry,
         store: Store,
         settings: ImageSettings,
+        policy: Policy,
+        protections: PropertyProtections,
+        quotas: Quotas,
     ) -> None:
         self.registry = registry
+        self.members = members
         self.store = store
         self.settings = settings
+        self.policy = policy
+        self.protections = protections
+        self.quotas = quotas
+
+    # -- access -----------------------------------------------------------
+
+    def see(self, actor: Actor, image_id: str) -> Seen:
+        """An image the caller may see, unfiltered; ImageNotFound otherwise, never Forbidden.
+
+        Visibility follows Glance: admins, the owner's project and anyone for
+        public and community images (or images without an owner); members,
+        whatever their status, for shared images. Then the ``get_image`` rule.
+        """
+        try:
+            image = self.registry.get(image_id)
+        except ImageNotFound:
+            raise ImageNotFound(image_id) from None
+        if image.status in GONE:
+            raise ImageNotFound(image_id)
+        member = None
+        if (
+            actor.project is not None
+            and image.visibility == Visibility.SHARED
+            and image.owner != actor.project
+        ):
+            member = self.members.find(image.id, actor.project)
+        seen = Seen(image, member)
+        if not self._visible(actor, seen) or not self.allowed("get_image", actor, seen):
+            raise ImageNotFound(image_id)
+        return seen
+
+    def allowed(self, rule: str, actor: Actor, seen: Seen) -> bool:
+        return self.policy.allowed(rule, actor, _target(seen))
+
+    def require(self, rule: str, actor: Actor, seen: Seen) -> None:
+        """Forbidden unless the caller, who can see the image, passes ``rule``."""
+        self.policy.require(rule, actor, _target(seen))
+
+    def _visible(self, actor: Actor, seen: Seen) -> bool:
+        image = seen.image
+        if image.owner is None or image.visibility in (Visibility.PUBLIC, Visibility.COMMUNITY):
+            return True
+        if actor.project is not None and image.owner == actor.project:
+            return True
+        if image.visibility == Visibility.SHARED and seen.member is not None:
+            return True
+        return self.policy.is_admin(actor)
+
+    def readable(self, actor: Actor, image: Image) -> Image:
+        """The image as the caller may read it: properties it may not read are hidden."""
+        if not self.protections.active:
+            return image
+        shown = {
+            name: value
+            for name, value in image.properties.items()
+            if self.protections.allows(name, "read", actor.roles)
+        }
+        return image if len(shown) == len(image.properties) else image.replace(properties=shown)
 
     # -- metadata ---------------------------------------------------------
 
@@ -102,11 +180,9 @@ class ImageService:
                 fields[name] = attributes.base_value(name, value)
             else:
                 checked = attributes.property_value(name, value)
+                self._require_property(actor, name, "create")
                 if checked is not None:
                     properties[name] = checked
-        owner = fields.pop("owner", actor.project)
-        if owner != actor.project and not actor.is_admin:
-            raise Forbidden("You are not permitted to create images owned by another project.")
         now = _now()
         image = Image(
             id=image_id,
@@ -115,7 +191,7 @@ class ImageService:
             visibility=fields.get("visibility", Visibility.SHARED),
             protected=fields.get("protected", False),
             os_hidden=fields.get("os_hidden", False),
-            owner=owner,
+            owner=fields.get("owner", actor.project),
             container_format=fields.get("container_format"),
             disk_format=fields.get("disk_format"),
             min_disk=fields.get("min_disk", 0),
@@ -130,30 +206,36 @@ class ImageService:
             tags=fields.get("tags", ()),
             properties=properties,
         )
+        seen = Seen(image, None)
+        self.require("add_image", actor, seen)
+        self._require_visibility(actor, seen, image.visibility)
         self._check_limits(image)
-        self.registry.add(image)
-        return image
+        self.registry.add(image, self.quotas.limits(image.owner))
+        return self.readable(actor, image)
 
     def get(self, actor: Actor, image_id: str) -> Image:
-        """An image the caller may see; ImageNotFound otherwise, never Forbidden."""
-        try:
-            image = self.registry.get(image_id)
-        except ImageNotFound:
-            raise ImageNotFound(image_id) from None
-        if image.status in GONE or not _visible(actor, image):
-            raise ImageNotFound(image_id)
-        return image
+        """An image the caller may see, as it may read it; ImageNotFound otherwise."""
+        return self.readable(actor, self.see(actor, image_id).image)
 
     def list(self, actor: Actor, query: ListQuery) -> list[Image]:
-        return self.registry.list(query, project=actor.project, admin=actor.is_admin)
+        self.policy.require("get_images", actor, {"project_id": actor.project})
+        admin = self.policy.is_admin(actor)
+        found = self.registry.list(query, project=actor.project, admin=admin)
+        return [self.readable(actor, image) for image in found]
 
     def update(self, actor: Actor, image_id: str, ops: Iterable[PatchOp]) -> Image:
         """Apply a whole JSON patch, then save once."""
-        image = self.get(actor, image_id)
+        seen = self.see(actor, image_id)
+        image = seen.image
         fields: dict[str, Any] = {}
         properties = dict(image.properties)
         for op in ops:
             name = op.name
+            # Per operation, as Glance: a visibility change needs its own rule
+            # first (even to the value it has), then every change modify_image.
+            if name == "visibility" and op.op != "remove":
+                self._require_visibility(actor, seen, attributes.base_value(name, op.value))
+            self.require("modify_image", actor, seen)
             if name == "id":
                 raise Forbidden("Attribute 'id' is read-only.")
             attributes.check_writable(name)
@@ -166,31 +248,36 @@ class ImageService:
                     Status.IMPORTING,
                 ):
                     raise Forbidden(f"Attribute {name} can be only replaced for a queued image.")
-                if name == "owner" and value != image.owner and not actor.is_admin:
+                if name == "owner" and value != image.owner and not self.policy.is_admin(actor):
                     raise Forbidden("Attribute 'owner' may be changed by an admin only.")
                 fields[name] = value
                 continue
+            readable = name in properties and self.protections.allows(name, "read", actor.roles)
             if op.op == "remove":
-                if name not in properties:
+                if not readable:
                     raise Conflict(f"Property {name} does not exist.")
+                self._require_property(actor, name, "delete")
                 del properties[name]
                 continue
-            if op.op == "replace" and name not in properties:
+            if op.op == "replace" and not readable:
                 raise Conflict(f"Property {name} does not exist.")
             checked = attributes.property_value(name, op.value)
+            self._require_property(actor, name, "update" if readable else "create")
             if checked is None:
                 properties.pop(name, None)
             else:
                 properties[name] = checked
         updated = image.replace(**fields, properties=properties, updated_at=_now())
         if updated == image.replace(updated_at=updated.updated_at):
-            return image
+            return self.readable(actor, image)
         self._check_limits(updated)
-        return self.registry.save(updated, image)
+        return self.readable(actor, self.registry.save(updated, image))
 
     def delete(self, actor: Actor, image_id: str) -> None:
         """Mark the image deleted, then remove its bytes after the commit."""
-        image = self.get(actor, image_id)
+        seen = self.see(actor, image_id)
+        self.require("delete_image", actor, seen)
+        image = seen.image
         if image.protected:
             raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
         self.registry.save(image.replace(status=Status.DELETED, updated_at=_now()), image)
@@ -198,7 +285,9 @@ class ImageService:
             self._remove_data(image.location)
 
     def add_tag(self, actor: Actor, image_id: str, tag: str) -> None:
-        image = self.get(actor, image_id)
+        seen = self.see(actor, image_id)
+        self.require("modify_image", actor, seen)
+        image = seen.image
         attributes.tag_value(tag)
         if tag in image.tags:
             return
@@ -207,7 +296,9 @@ class ImageService:
         self.registry.save(updated, image)
 
     def remove_tag(self, actor: Actor, image_id: str, tag: str) -> None:
-        image = self.get(actor, image_id)
+        seen = self.see(actor, image_id)
+        self.require("modify_image", actor, seen)
+        image = seen.image
         if tag not in image.tags:
             raise TagNotFound(f"Tag {tag} not found on image {image_id}.")
         tags = tuple(t for t in image.tags if t != tag)
@@ -220,11 +311,13 @@ class ImageService:
         self._toggle(actor, image_id, Status.ACTIVE)
 
     def _toggle(self, actor: Actor, image_id: str, target: Status) -> None:
-        image = self.get(actor, image_id)
+        verb = "deactivate" if target == Status.DEACTIVATED else "reactivate"
+        seen = self.see(actor, image_id)
+        self.require(verb, actor, seen)
+        image = seen.image
         if image.status == target:
             return  # both actions are idempotent
         if image.status not in (Status.ACTIVE, Status.DEACTIVATED):
-            verb = "deactivate" if target == Status.DEACTIVATED else "reactivate"
             raise Forbidden(f"Not allowed to {verb} image in status '{image.status}'")
         self.registry.save(image.replace(status=target, updated_at=_now()), image)
 
@@ -237,8 +330,14 @@ class ImageService:
         chunks: Iterable[bytes],
         expected_size: int | None = None,
     ) -> Image:
-        """Stream data into the store; the image is active only if all of it arrived."""
-        image = self.get(actor, image_id)
+        """Stream data into the store; the image is active only if all of it arrived.
+
+        Quotas hold while the bytes stream: the size cap and the owner's
+        ``image_size_total`` stop the upload at the chunk that would cross them.
+        """
+        seen = self.see(actor, image_id)
+        self.require("upload_image", actor, seen)
+        image = seen.image
         if image.status != Status.QUEUED:
             raise InvalidTransition(
                 f"Image status transition from {image.status} to saving is not allowed"
@@ -248,15 +347,28 @@ class ImageService:
             raise TooLarge(
                 f"Image size {expected_size} exceeds the size cap of {self.settings.size_cap} bytes"
             )
-        saving = self.registry.save(image.replace(status=Status.SAVING, updated_at=_now()), image)
+        limits = self.quotas.limits(image.owner)
+        saving = self.registry.save(
+            image.replace(status=Status.SAVING, updated_at=_now()), image, limits
+        )
         stream = DigestingStream(
             chunks,
             algo=self.settings.hash_algo,
             size_cap=self.settings.size_cap,
             expected_size=expected_size,
         )
+        data: Iterable[bytes] = stream
+        if limits.image_size_total != UNLIMITED:
+            data = quota.metered(
+                stream,
+                lambda wanted: self.registry.reserve(
+                    image.id, image.owner, wanted, limits.image_size_total
+                ),
+                lambda: self._storage_exceeded(image.owner, limits.image_size_total),
+                first_grant=expected_size or quota.FIRST_GRANT,
+            )
         try:
-            location = self.store.put(image.id, stream)
+            location = self.store.put(image.id, data)
         except BaseException:
             self._restore_queued(saving)
             raise
@@ -285,8 +397,10 @@ class ImageService:
 
     def download(self, actor: Actor, image_id: str) -> Download:
         """Where to read an image's bytes from; path is set for local files."""
-        image = self.get(actor, image_id)
-        if image.status == Status.DEACTIVATED and not actor.is_admin:
+        seen = self.see(actor, image_id)
+        self.require("download_image", actor, seen)
+        image = seen.image
+        if image.status == Status.DEACTIVATED and not self.policy.is_admin(actor):
             raise Forbidden(
                 "The requested image has been deactivated. Image data download is forbidden."
             )
@@ -295,6 +409,23 @@ class ImageService:
         return Download(image, self.store.local_path(image.location), self.store)
 
     # -- helpers ----------------------------------------------------------
+
+    def _require_visibility(self, actor: Actor, seen: Seen, visibility: Visibility) -> None:
+        if visibility == Visibility.PUBLIC:
+            self.require("publicize_image", actor, seen)
+        elif visibility == Visibility.COMMUNITY:
+            self.require("communitize_image", actor, seen)
+
+    def _require_property(self, actor: Actor, name: str, action: str) -> None:
+        if not self.protections.allows(name, action, actor.roles):
+            raise Forbidden(f"Property '{name}' is protected: you may not {action} it.")
+
+    def _storage_exceeded(self, owner: str | None, limit: int) -> QuotaExceeded:
+        used = self.registry.usage(owner).image_size_total
+        return QuotaExceeded(
+            f"Storage quota exceeded: image_size_total is {limit} bytes and project {owner} "
+            f"uses {used} bytes including this upload so far; the upload was stopped"
+        )
 
     def _check_formats(self, image: Image, target: Status) -> None:
         if (
@@ -333,7 +464,18 @@ class ImageService:
             log.exception("could not remove image data at %s", location)
 
 
-def _visible(actor: Actor, image: Image) -> bool:
-    if actor.is_admin or image.owner is None or image.owner == actor.project:
-        return True
-    return image.visibility in (Visibility.PUBLIC, Visibility.COMMUNITY)
+def _target(seen: Seen) -> dict[str, Any]:
+    """The policy target of an image, with Glance's keys."""
+    image = seen.image
+    target: dict[str, Any] = {
+        **image.properties,
+        "id": image.id,
+        "project_id": image.owner,
+        "owner": image.owner,
+        "visibility": image.visibility.value,
+        "status": image.status.value,
+        "protected": image.protected,
+    }
+    if seen.member is not None:
+        target["member_id"] = seen.member.member
+    return target

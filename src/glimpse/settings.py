@@ -72,6 +72,7 @@ class ImageSettings:
     limit_max: int = field(default=1000, metadata=_help("Largest page size a list may ask for."))
     property_quota: int = field(default=128, metadata=_help("Extra properties allowed per image."))
     tag_quota: int = field(default=128, metadata=_help("Tags allowed per image."))
+    member_quota: int = field(default=128, metadata=_help("Members allowed per image."))
     json_body_limit: int = field(
         default=1 << 20, metadata=_help("Largest JSON request body, in bytes.")
     )
@@ -85,11 +86,60 @@ class ImageSettings:
 class IdentitySettings:
     mode: str = field(
         default="none",
-        metadata=_help("How callers are identified. 'none': everyone is an admin of `project`."),
+        metadata=_help(
+            "How callers are identified: 'none' (everyone is an admin of [identity.none] "
+            "project), 'tokens' (glimpse token ...), 'keystone' ([identity.keystone]), or "
+            "'trusted-headers' (X-Identity-Status, X-Project-Id, X-Roles are believed: only "
+            "behind an authenticating proxy that sets them)."
+        ),
     )
-    project: str = field(
-        default="glimpse",
-        metadata=_help("Project of every caller in mode 'none'; it owns new images."),
+    drivers: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=dict,
+        metadata=_help(
+            'Per-mode option tables: [identity.none] project = "glimpse"; '
+            "[identity.keystone] auth_url, username, password, project_name, "
+            "user_domain_name, project_domain_name, cache_seconds, www_authenticate_uri."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    file: str = field(
+        default="",
+        metadata=_help(
+            "Policy overrides in oslo.policy's YAML or JSON format (Glance's rule names); "
+            "empty means Glance's secure-RBAC defaults."
+        ),
+    )
+    property_protections_file: str = field(
+        default="",
+        metadata=_help(
+            "Glance-style property protections (INI: regex sections with create, read, "
+            "update, delete role lists); empty means none."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class QuotaSettings:
+    image_count_total: int = field(
+        default=-1, metadata=_help("Images a project may have; -1 for no limit.")
+    )
+    image_size_total: int = field(
+        default=-1, metadata=_help("MiB of image data a project may store; -1 for no limit.")
+    )
+    image_stage_total: int = field(
+        default=-1, metadata=_help("MiB a project may have staged for import; -1 for no limit.")
+    )
+    image_count_uploading: int = field(
+        default=-1, metadata=_help("Uploads a project may run at once; -1 for no limit.")
+    )
+    projects: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=dict,
+        metadata=_help(
+            "Per-project overrides of the limits above: [quotas.projects.<project id>]."
+        ),
     )
 
 
@@ -115,6 +165,8 @@ class Settings:
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     images: ImageSettings = field(default_factory=ImageSettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
     stores: StoreSettings = field(default_factory=StoreSettings)
 
     @property
@@ -123,6 +175,14 @@ class Settings:
         if self.registry.url:
             return self.registry.url
         return f"sqlite:///{Path(self.data_dir).resolve() / 'glimpse.db'}"
+
+    def quota_defaults(self) -> dict[str, int]:
+        """The default limits of every project, by name."""
+        return {
+            f.name: getattr(self.quotas, f.name)
+            for f in dataclasses.fields(self.quotas)
+            if f.name != "projects"
+        }
 
     def store_options(self, name: str) -> Mapping[str, Any]:
         """The raw option table of one store driver, with embedded defaults filled in."""
@@ -147,12 +207,12 @@ def load(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Set
         if name.startswith(ENV_PREFIX) and name != CONFIG_ENV:
             keys = name[len(ENV_PREFIX) :].lower().split("__")
             _set_path(raw, keys, _parse_env_value(value))
-    stores = raw.get("stores")
-    if isinstance(stores, dict):
-        # Driver tables sit beside `default` in the file ([stores.file]) and are
-        # kept apart in StoreSettings.drivers.
-        drivers = {k: stores.pop(k) for k in list(stores) if k != "default"}
-        stores["drivers"] = drivers
+    for table, scalar in (("stores", "default"), ("identity", "mode")):
+        section = raw.get(table)
+        if isinstance(section, dict):
+            # Driver tables sit beside the choice in the file ([stores.file],
+            # [identity.keystone]) and are kept apart in `drivers`.
+            section["drivers"] = {k: section.pop(k) for k in list(section) if k != scalar}
     settings: Settings = _build(Settings, raw, "")
     return settings
 

@@ -436,7 +436,7 @@ def test_bad_os_hidden(raw: str, shown: str) -> None:
 
 @pytest.mark.parametrize("status", ["pending", "accepted", "rejected", "all"])
 def test_member_status_is_accepted(status: str) -> None:
-    assert parse_list_query([("member_status", status)]) == ListQuery()
+    assert parse_list_query([("member_status", status)]) == ListQuery(member_status=status)
 
 
 @pytest.mark.parametrize("status", ["", "Accepted", "shared"])
@@ -570,6 +570,7 @@ def test_everything_at_once() -> None:
         sort=(("name", "asc"), *ASC_TIES),
         limit=200,
         marker="m",
+        member_status="all",
     )
 
 

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from glimpse.auth.identity import Actor
 from glimpse.service import ImageService
 from glimpse.settings import Settings
+from glimpse.sharing import SharingService
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -26,8 +27,14 @@ def settings(request: Request) -> Settings:
     return value
 
 
+def sharing(request: Request) -> SharingService:
+    svc: SharingService = request.app.state.sharing
+    return svc
+
+
 def actor(request: Request) -> Actor:
-    found: Actor = request.app.state.identity.identify(request.headers)
+    """The caller, as IdentityLayer identified it."""
+    found: Actor = request.state.actor
     return found
 
 

@@ -25,6 +25,7 @@ from glimpse.errors import (
     NotFound,
     RangeNotSatisfiable,
     TooLarge,
+    Unauthenticated,
     Unavailable,
     UnsupportedMedia,
     UnsupportedPatchMedia,
@@ -33,6 +34,7 @@ from glimpse.errors import (
 log = logging.getLogger(__name__)
 
 STATUS: dict[type[GlimpseError], int] = {
+    Unauthenticated: 401,
     RangeNotSatisfiable: 416,
     NotFound: 404,
     Gone: 410,
@@ -79,6 +81,8 @@ async def glimpse_error(request: Request, exc: Exception) -> Response:
         headers = {"Accept-Patch": exc.accepted}
     elif isinstance(exc, RangeNotSatisfiable):
         headers = {"Content-Range": f"bytes */{exc.size}"}
+    elif isinstance(exc, Unauthenticated) and exc.challenge:
+        headers = {"WWW-Authenticate": exc.challenge}
     return error_response(request, status_for(exc), exc.message, headers)
 
 

@@ -177,6 +177,7 @@ def parse_list_query(
         sort=sort,
         limit=limit,
         marker=first.get("marker"),
+        member_status=member_status,
     )
 
 

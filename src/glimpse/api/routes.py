@@ -1,9 +1,12 @@
-"""The route table of the Image API, and the outer ASGI layer every request passes.
+"""The route table of the Image API, and the outer ASGI layers every request passes.
 
 ``RequestFrame`` sits outside Starlette so that even a crash response carries
 ``x-openstack-request-id``; it also maps versioned prefixes (``/v2.1/...``) to
 ``/v2/...`` and answers unknown API versions with the version list, as Glance's
-version negotiation does.
+version negotiation does. ``IdentityLayer`` inside it identifies the caller of
+every request but the version documents, before routing, as Glance's
+authentication middleware does: without valid credentials even an unknown
+path is 401.
 """
 
 from __future__ import annotations
@@ -12,15 +15,18 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from glimpse.api import image_data, images, schemas, versions
+from glimpse.api import errors, image_data, images, info, members, schemas, versions
 from glimpse.api.body import reject_body
 from glimpse.api.json import json_response
-from glimpse.errors import NotFound
+from glimpse.auth.identity import Identity
+from glimpse.errors import GlimpseError, NotFound
 
 Handler = Callable[[Request], Awaitable[Response]]
 _VERSION_PREFIX = re.compile(r"^/v(\d+)(?:\.\d+)?(?=/|$)")
@@ -56,7 +62,17 @@ ROUTES = [
     resource("/v2/images/{image_id}/tags/{tag}", PUT=images.add_tag, DELETE=images.remove_tag),
     resource("/v2/images/{image_id}/actions/deactivate", POST=images.deactivate),
     resource("/v2/images/{image_id}/actions/reactivate", POST=images.reactivate),
+    resource("/v2/images/{image_id}/members", GET=members.index, POST=members.create),
+    resource(
+        "/v2/images/{image_id}/members/{member_id}",
+        GET=members.show,
+        PUT=members.update,
+        DELETE=members.delete,
+    ),
+    resource("/v2/info/usage", GET=info.usage),
 ]
+#: Paths anyone may read: the version documents clients discover the API with.
+PUBLIC_PATHS = frozenset({"/", "/versions", "/v2", "/v2/"})
 
 
 class RequestFrame:
@@ -85,3 +101,32 @@ class RequestFrame:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class IdentityLayer:
+    """Identify the caller once per request and keep the Actor in ``scope["state"]``.
+
+    Drivers that wait on I/O (the token registry, Keystone) run in the thread
+    pool; header-only drivers run inline. Failures answer here, before routing.
+    """
+
+    def __init__(self, app: ASGIApp, identity: Identity) -> None:
+        self.app = app
+        self.identity = identity
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        try:
+            if self.identity.blocking:
+                actor = await run_in_threadpool(self.identity.identify, headers)
+            else:
+                actor = self.identity.identify(headers)
+        except GlimpseError as exc:
+            response = await errors.glimpse_error(Request(scope), exc)
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["actor"] = actor
+        await self.app(scope, receive, send)

@@ -1,4 +1,4 @@
-"""`glimpse`: serve, manage the registry database, print the sample settings."""
+"""`glimpse`: serve, manage the registry database and API tokens, print the sample settings."""
 
 from __future__ import annotations
 
@@ -28,6 +28,22 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = database.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="migrate the schema to the latest revision")
     db_commands.add_parser("current", help="print the schema revision")
+
+    token = commands.add_parser("token", help="manage API tokens (identity mode 'tokens')")
+    token_commands = token.add_subparsers(dest="action", required=True)
+    create = token_commands.add_parser("create", help="make a token; its secret is shown once")
+    create.add_argument("--project", required=True, help="project the token acts for")
+    create.add_argument("--user", required=True, help="user the token belongs to")
+    create.add_argument(
+        "--roles", default="member,reader", help="comma-separated roles (default member,reader)"
+    )
+    create.add_argument(
+        "--expires",
+        help="expiry: an ISO 8601 time (2027-01-31T12:00:00Z) or a duration (90m, 12h, 30d)",
+    )
+    token_commands.add_parser("list", help="list tokens (never their secrets)")
+    revoke = token_commands.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id", help="token id, as shown by create and list")
 
     config = commands.add_parser("config", help="settings helpers")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -81,6 +97,10 @@ def _run(args: argparse.Namespace, settings: Settings, environ: dict[str, str]) 
             db.upgrade(engine)
         print(db.current_revision(engine))
         return 0
+    if args.command == "token":
+        from glimpse.cli import tokens
+
+        return tokens.run(args, settings)
     print(settings_module.sample(), end="")
     return 0
 

@@ -26,14 +26,31 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
-from glimpse.errors import Duplicate, ImageNotFound, Invalid, InvalidTransition
-from glimpse.model import GONE, Filter, Image, ListQuery, Status, Visibility
-from glimpse.registry.tables import image_properties, image_tags, images
+from glimpse.errors import Duplicate, ImageNotFound, Invalid, InvalidTransition, QuotaExceeded
+from glimpse.model import (
+    GONE,
+    UNLIMITED,
+    Filter,
+    Image,
+    ListQuery,
+    QuotaLimits,
+    Status,
+    Usage,
+    Visibility,
+)
+from glimpse.registry.tables import (
+    image_members,
+    image_properties,
+    image_tags,
+    images,
+    project_locks,
+)
 
-_BASE_COLUMNS = [c for c in images.c if c.name != "deleted_at"]
+_BASE_COLUMNS = [c for c in images.c if c.name not in ("deleted_at", "reserved")]
 _BASE_NAMES = [c.name for c in _BASE_COLUMNS]
 _STATUSES = {s.value: s for s in Status}
 _VISIBILITIES = {v.value: v for v in Visibility}
@@ -59,10 +76,23 @@ class ImageRegistry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, image: Image) -> None:
-        """Insert a new image; Duplicate if the id was ever used."""
+    def add(self, image: Image, limits: QuotaLimits | None = None) -> None:
+        """Insert a new image; Duplicate if the id was ever used.
+
+        With ``limits``, QuotaExceeded when the owner already has as many images
+        as ``image_count_total`` allows, checked under the owner's quota lock.
+        """
         try:
             with self.engine.begin() as conn:
+                if limits is not None and limits.image_count_total != UNLIMITED:
+                    _lock_project(conn, image.owner)
+                    count = _usage(conn, image.owner).image_count_total
+                    if count >= limits.image_count_total:
+                        raise QuotaExceeded(
+                            f"Image count quota exceeded: image_count_total is "
+                            f"{limits.image_count_total} and project {image.owner} has "
+                            f"{count} images"
+                        )
                 # Parameters, not .values(): the compiled statement is then cached.
                 conn.execute(insert(images), _row(image))
                 _insert_properties(conn, image.id, image.properties.items())
@@ -78,45 +108,47 @@ class ImageRegistry:
                 raise ImageNotFound(image_id)
             return _load(conn, [row], image_id)[0]
 
-    def save(self, image: Image, previous: Image) -> Image:
+    def save(self, image: Image, previous: Image, limits: QuotaLimits | None = None) -> Image:
         """Write the changes from ``previous`` to ``image`` if the row still has
-        ``previous.status``; InvalidTransition if another request changed it."""
-        values = {
-            c.name: getattr(image, c.name)
-            for c in _BASE_COLUMNS
-            if c.name != "id" and getattr(image, c.name) != getattr(previous, c.name)
-        }
-        values = {k: (_plain(v) if k in ("status", "visibility") else v) for k, v in values.items()}
-        if image.status == Status.DELETED and previous.status != Status.DELETED:
-            values["deleted_at"] = image.updated_at
+        ``previous.status``; InvalidTransition if another request changed it.
+
+        With ``limits``, a move to ``saving`` (an upload starting) is checked
+        under the owner's quota lock first: QuotaExceeded when the owner already
+        has ``image_count_uploading`` uploads under way, or no byte of
+        ``image_size_total`` left.
+        """
         with self.engine.begin() as conn:
+            if limits is not None and image.status == Status.SAVING:
+                _check_upload_start(conn, image.owner, limits)
+            _save(conn, image, previous)
+        return image
+
+    def reserve(self, image_id: str, owner: str | None, wanted: int, size_limit: int) -> int:
+        """Reserve up to ``wanted`` more bytes for the upload of ``image_id``.
+
+        Returns how many were granted: ``wanted``, or less when the owner's
+        ``size_limit`` has less room left (0 when it has none). The check and
+        the reservation are one step under the owner's quota lock, so
+        concurrent uploads can never reserve more than the limit together.
+        InvalidTransition if the image is no longer saving.
+        """
+        with self.engine.begin() as conn:
+            _lock_project(conn, owner)
+            used = _usage(conn, owner).image_size_total
+            granted = max(0, min(wanted, size_limit - used))
             result = conn.execute(
-                update(images).where(
-                    images.c.id == image.id, images.c.status == previous.status.value
-                ),
-                values,
+                update(images)
+                .where(images.c.id == image_id, images.c.status == Status.SAVING.value)
+                .values(reserved=images.c.reserved + granted)
             )
             if result.rowcount != 1:
-                current = conn.execute(
-                    select(images.c.status).where(images.c.id == image.id)
-                ).scalar()
-                if current is None:
-                    raise ImageNotFound(image.id)
-                raise InvalidTransition(
-                    f"Image {image.id} changed status to {current} during this request"
-                )
-            if image.properties != previous.properties:
-                _save_properties(conn, image.id, previous.properties, image.properties)
-            if image.tags != previous.tags:
-                removed = set(previous.tags) - set(image.tags)
-                if removed:
-                    conn.execute(
-                        delete(image_tags).where(
-                            image_tags.c.image_id == image.id, image_tags.c.value.in_(removed)
-                        )
-                    )
-                _insert_tags(conn, image.id, [t for t in image.tags if t not in previous.tags])
-        return image
+                raise InvalidTransition(f"Image {image_id} is no longer saving")
+        return granted
+
+    def usage(self, project: str | None) -> Usage:
+        """What ``project`` uses now: its images, their bytes and the uploads under way."""
+        with self.engine.connect() as conn:
+            return _usage(conn, project)
 
     def list(self, query: ListQuery, *, project: str | None, admin: bool) -> list[Image]:
         """One page of visible images in the query's order, after its marker."""
@@ -153,6 +185,99 @@ class ImageRegistry:
             rows = conn.execute(statement).all()
             page_ids = select(statement.subquery().c.id).scalar_subquery()
             return _load(conn, rows, page_ids)
+
+
+def _save(conn: Connection, image: Image, previous: Image) -> None:
+    values = {
+        c.name: getattr(image, c.name)
+        for c in _BASE_COLUMNS
+        if c.name != "id" and getattr(image, c.name) != getattr(previous, c.name)
+    }
+    values = {k: (_plain(v) if k in ("status", "visibility") else v) for k, v in values.items()}
+    if image.status == Status.DELETED and previous.status != Status.DELETED:
+        values["deleted_at"] = image.updated_at
+    if previous.status == Status.SAVING and image.status != Status.SAVING:
+        values["reserved"] = 0  # the upload ended: its size, if any, counts instead
+    result = conn.execute(
+        update(images).where(images.c.id == image.id, images.c.status == previous.status.value),
+        values,
+    )
+    if result.rowcount != 1:
+        current = conn.execute(select(images.c.status).where(images.c.id == image.id)).scalar()
+        if current is None:
+            raise ImageNotFound(image.id)
+        raise InvalidTransition(f"Image {image.id} changed status to {current} during this request")
+    if image.properties != previous.properties:
+        _save_properties(conn, image.id, previous.properties, image.properties)
+    if image.tags != previous.tags:
+        removed = set(previous.tags) - set(image.tags)
+        if removed:
+            conn.execute(
+                delete(image_tags).where(
+                    image_tags.c.image_id == image.id, image_tags.c.value.in_(removed)
+                )
+            )
+        _insert_tags(conn, image.id, [t for t in image.tags if t not in previous.tags])
+
+
+def _lock_project(conn: Connection, project: str | None) -> None:
+    """Take the quota lock of ``project`` for the rest of the transaction.
+
+    An upsert of the project's row: PostgreSQL locks the row until commit, and
+    on SQLite the write takes the database's write lock before anything is
+    read, so the usage read next is current and no other writer can change it.
+    """
+    dialect = conn.dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(project_locks).values(project=project or "")
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[project_locks.c.project],
+            set_={"project": statement.excluded.project},
+        )
+    )
+
+
+_USING_SPACE = [s.value for s in Status if s not in (Status.DELETED, Status.KILLED)]
+_UPLOADING = [Status.SAVING.value, Status.UPLOADING.value, Status.IMPORTING.value]
+
+
+def _usage(conn: Connection, project: str | None) -> Usage:
+    owned = images.c.owner.is_(None) if project is None else images.c.owner == project
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(func.coalesce(images.c.size, 0) + images.c.reserved), 0),
+            func.count().filter(images.c.status.in_(_UPLOADING)),
+        ).where(owned, images.c.status.in_(_USING_SPACE))
+    ).one()
+    count = conn.execute(
+        select(func.count()).where(owned, images.c.status.not_in([s.value for s in GONE]))
+    ).scalar_one()
+    return Usage(
+        image_count_total=count,
+        image_size_total=int(row[0]),
+        image_stage_total=0,
+        image_count_uploading=int(row[1]),
+    )
+
+
+def _check_upload_start(conn: Connection, owner: str | None, limits: QuotaLimits) -> None:
+    if limits.image_count_uploading == UNLIMITED and limits.image_size_total == UNLIMITED:
+        return
+    _lock_project(conn, owner)
+    usage = _usage(conn, owner)
+    uploading = limits.image_count_uploading
+    if uploading != UNLIMITED and usage.image_count_uploading >= uploading:
+        raise QuotaExceeded(
+            f"Upload quota exceeded: image_count_uploading is {uploading} and project "
+            f"{owner} has {usage.image_count_uploading} uploads in progress"
+        )
+    size = limits.image_size_total
+    if size != UNLIMITED and usage.image_size_total >= size:
+        raise QuotaExceeded(
+            f"Storage quota exceeded: image_size_total is {size} bytes and project "
+            f"{owner} uses {usage.image_size_total} bytes"
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -256,24 +381,33 @@ def _filter_condition(f: Filter) -> ColumnElement[bool]:
 def _visibility_conditions(
     query: ListQuery, *, project: str | None, admin: bool
 ) -> list[ColumnElement[bool]]:
+    """Which images a listing may show, before the caller's own filters.
+
+    Others' community images are listed only when asked for by visibility,
+    for admins too; without a project, none are. Admins see everything else.
+    Other callers see public and community images, their own, and shared
+    images they are a member of with the requested ``member_status``.
+    """
     asked = {f.value for f in query.filters if f.field == "visibility" and f.op == "eq"}
-    if Visibility.COMMUNITY.value in asked:
-        return []
-    # Other projects' community images are listed only when asked for by
-    # visibility, for admins too; without a project, none are listed.
-    if project is None:
-        return [images.c.visibility != Visibility.COMMUNITY.value]
-    conditions: list[ColumnElement[bool]] = [
-        or_(images.c.visibility != Visibility.COMMUNITY.value, images.c.owner == project)
-    ]
-    if not admin:
+    visibility = images.c.visibility
+    conditions: list[ColumnElement[bool]] = []
+    if Visibility.COMMUNITY.value not in asked:
+        community = visibility == Visibility.COMMUNITY.value
         conditions.append(
-            or_(
-                images.c.owner == project,
-                images.c.owner.is_(None),
-                images.c.visibility == Visibility.PUBLIC.value,
-            )
+            ~community if project is None else or_(~community, images.c.owner == project)
         )
+    if admin:
+        return conditions
+    visible = [visibility == Visibility.PUBLIC.value, visibility == Visibility.COMMUNITY.value]
+    if project is not None:
+        membership = [image_members.c.image_id == images.c.id, image_members.c.member == project]
+        if query.member_status != "all":
+            membership.append(image_members.c.status == query.member_status)
+        visible += [
+            images.c.owner == project,
+            and_(visibility == Visibility.SHARED.value, exists().where(*membership)),
+        ]
+    conditions.append(or_(*visible))
     return conditions
 
 

@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -50,6 +52,8 @@ images = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("deleted_at", DateTime),
+    # Bytes an upload in progress may still write, counted against quotas.
+    Column("reserved", BigInteger, nullable=False, server_default=text("0")),
     Index(None, "created_at", "id"),
     Index(None, "updated_at", "id"),
     Index(None, "status"),
@@ -74,4 +78,37 @@ image_tags = Table(
     Column("image_id", String(36), ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
     Column("value", String(255), primary_key=True),
     Index(None, "value"),
+)
+
+image_members = Table(
+    "image_members",
+    metadata,
+    Column("image_id", String(36), ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    Column("member", String(255), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index(None, "member"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("user_id", String(255), nullable=False),
+    Column("project_id", String(255), nullable=False),
+    Column("roles", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime),
+    Column("revoked_at", DateTime),
+    UniqueConstraint("secret_hash"),
+)
+
+# One row per project that has quotas: writers that check a quota lock it first,
+# so concurrent uploads and creates of one project are checked one at a time.
+project_locks = Table(
+    "project_locks",
+    metadata,
+    Column("project", String(255), primary_key=True),
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Protocol
 
-from glimpse.errors import ConfigError
+from glimpse import plugins
 
 
 class Store(Protocol):
@@ -48,14 +48,5 @@ class Store(Protocol):
 
 def build(name: str, cls: type[Any], options: Mapping[str, Any]) -> Store:
     """Construct driver ``name`` from its raw option table, validating keys and types."""
-    opts_cls = cls.Options
-    fields = opts_cls.__dataclass_fields__
-    for key, value in options.items():
-        if key not in fields:
-            raise ConfigError(f"unknown setting stores.{name}.{key}")
-        expected = fields[key].type
-        if isinstance(expected, str) and type(value).__name__ != expected:
-            raise ConfigError(f"setting stores.{name}.{key} must be a {expected}")
-    opts = opts_cls(**options)
-    store: Store = cls(opts)
+    store: Store = cls(plugins.options(cls.Options, options, f"stores.{name}"))
     return store

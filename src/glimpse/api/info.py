@@ -1,0 +1,34 @@
+"""``/v2/info/usage``: the caller's project, its quotas and what it uses of them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from glimpse.api import context
+from glimpse.api.body import reject_body
+from glimpse.api.json import json_response
+from glimpse.model import UNLIMITED
+
+MIB = 1 << 20
+#: Reported in MiB, as Glance reports them; counts are plain numbers.
+_SIZES = frozenset({"image_size_total", "image_stage_total"})
+
+
+async def usage(request: Request) -> Response:
+    reject_body(request)
+    actor = context.actor(request)
+    service = context.service(request)
+    used = await context.read(request, service.registry.usage, actor.project)
+    limits = service.quotas.limits(actor.project)
+    body = {}
+    for field in dataclasses.fields(limits):
+        limit = getattr(limits, field.name)
+        value = getattr(used, field.name)
+        if field.name in _SIZES:
+            value //= MIB
+            limit = limit if limit == UNLIMITED else limit // MIB
+        body[field.name] = {"limit": limit, "usage": value}
+    return json_response({"usage": body})

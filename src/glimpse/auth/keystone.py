@@ -1,0 +1,132 @@
+"""Tokens validated against an OpenStack Identity v3 service (Keystone).
+
+Works as keystonemiddleware's ``auth_token`` does for Glance: Glimpse holds a
+service user's credentials, and validates each caller's ``X-Auth-Token`` with
+``GET /v3/auth/tokens`` (``X-Subject-Token``), through keystoneauth1, which
+also keeps the service user's own token fresh. The caller's project, user,
+roles (Keystone includes implied roles in the token) and system scope come
+from the validated token. Valid tokens are cached for ``cache_seconds``, or
+until they expire if that is sooner, so a revoked token may keep working that
+long (keystonemiddleware's ``token_cache_time`` has the same trade-off). A
+401 carries ``WWW-Authenticate: Keystone uri="..."`` so clients know where to
+authenticate.
+
+keystoneauth1 is imported when this driver is built, so other modes never pay for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from cachetools import TTLCache
+
+from glimpse.auth.identity import Actor, TokenLookup
+from glimpse.auth.tokens import presented_token
+from glimpse.errors import ConfigError, Unauthenticated, Unavailable
+
+
+class KeystoneIdentity:
+    """Callers present Keystone tokens; a service user validates them."""
+
+    blocking: ClassVar[bool] = True
+
+    @dataclass(frozen=True)
+    class Options:
+        auth_url: str = ""
+        username: str = ""
+        password: str = ""
+        project_name: str = "service"
+        user_domain_name: str = "Default"
+        project_domain_name: str = "Default"
+        cache_seconds: int = 300
+        cache_size: int = 10000
+        timeout: int = 10
+        www_authenticate_uri: str = ""
+        cafile: str = ""
+
+    def __init__(self, options: Options, tokens: TokenLookup) -> None:
+        from keystoneauth1 import session
+        from keystoneauth1.identity import v3
+
+        missing = [
+            name for name in ("auth_url", "username", "password") if not getattr(options, name)
+        ]
+        if missing:
+            raise ConfigError(f"identity.keystone needs {', '.join(missing)}")
+        base = options.auth_url.rstrip("/")
+        self._validate_url = (base if base.endswith("/v3") else base + "/v3") + "/auth/tokens"
+        public = options.www_authenticate_uri or base.removesuffix("/v3")
+        self._challenge = f'Keystone uri="{public}"'
+        auth = v3.Password(
+            auth_url=options.auth_url,
+            username=options.username,
+            password=options.password,
+            project_name=options.project_name,
+            user_domain_name=options.user_domain_name,
+            project_domain_name=options.project_domain_name,
+        )
+        self._session = session.Session(
+            auth=auth, timeout=options.timeout, verify=options.cafile or True
+        )
+        self._cache: TTLCache[str, tuple[Actor, datetime | None]] = TTLCache(
+            maxsize=options.cache_size, ttl=options.cache_seconds
+        )
+        self._lock = threading.Lock()
+
+    def identify(self, headers: Mapping[str, str]) -> Actor:
+        token = presented_token(headers)
+        if token is None:
+            raise Unauthenticated("Authentication required", self._challenge)
+        key = hashlib.sha256(token.encode()).hexdigest()
+        now = datetime.now(UTC)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and (cached[1] is None or cached[1] > now):
+            found: Actor = cached[0]
+            return found
+        actor, expires = self._validate(token)
+        with self._lock:
+            self._cache[key] = (actor, expires)
+        return actor
+
+    def _validate(self, token: str) -> tuple[Actor, datetime | None]:
+        from keystoneauth1 import access
+        from keystoneauth1 import exceptions as ks_exc
+
+        try:
+            response = self._session.get(
+                self._validate_url,
+                headers={"X-Subject-Token": token},
+                authenticated=True,
+                raise_exc=False,
+            )
+        except ks_exc.Unauthorized:
+            raise Unavailable(
+                "The identity service refused Glimpse's service credentials"
+            ) from None
+        except ks_exc.ClientException as exc:
+            raise Unavailable(f"The identity service cannot be reached: {exc}") from None
+        if response.status_code in (401, 404):
+            if response.status_code == 401:
+                raise Unavailable("The identity service refused Glimpse's service credentials")
+            raise Unauthenticated("The token is not valid", self._challenge)
+        if response.status_code != 200:
+            raise Unavailable(
+                f"The identity service answered {response.status_code} to a token validation"
+            )
+        info: Any = access.create(resp=response, body=response.json(), auth_token=token)
+        system = info.system if info.system_scoped else None
+        scope = None if system is None else ("all" if system.get("all") else str(system))
+        actor = Actor(
+            project=None if scope else info.project_id,
+            user=info.user_id,
+            roles=frozenset(role.lower() for role in info.role_names),
+            system_scope=scope,
+        )
+        expires: datetime | None = info.expires
+        return actor, expires
