@@ -59,18 +59,19 @@ def metered(
     chunks: Iterable[bytes],
     reserve: Callable[[int], int],
     exceeded: Callable[[], QuotaExceeded],
-    first_grant: int = FIRST_GRANT,
+    granted: int = 0,
 ) -> Iterator[bytes]:
     """Yield ``chunks`` only as far as reserved room covers them.
 
-    ``reserve(n)`` asks for ``n`` more bytes and returns how many it granted.
-    Grants start at ``first_grant`` (the declared image size, when known) and
+    ``granted`` bytes are reserved already. ``reserve(n)`` asks for ``n`` more
+    and returns how many it granted. Requests start at ``FIRST_GRANT`` and
     double up to ``MAX_GRANT``, so a small upload costs one reservation and a
-    large one a few dozen. A chunk the room cannot cover raises ``exceeded()``
-    before it is passed on, so nothing past the limit is ever written.
+    large one a few dozen, while an upload never holds much more room than it
+    has used. A chunk the room cannot cover raises ``exceeded()`` before it
+    is passed on, so nothing past the limit is ever written.
     """
-    granted = used = 0
-    step = max(first_grant, 1)
+    used = 0
+    step = FIRST_GRANT
     for chunk in chunks:
         used += len(chunk)
         while used > granted:

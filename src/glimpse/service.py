@@ -357,18 +357,8 @@ class ImageService:
             size_cap=self.settings.size_cap,
             expected_size=expected_size,
         )
-        data: Iterable[bytes] = stream
-        if limits.image_size_total != UNLIMITED:
-            data = quota.metered(
-                stream,
-                lambda wanted: self.registry.reserve(
-                    image.id, image.owner, wanted, limits.image_size_total
-                ),
-                lambda: self._storage_exceeded(image.owner, limits.image_size_total),
-                first_grant=expected_size or quota.FIRST_GRANT,
-            )
         try:
-            location = self.store.put(image.id, data)
+            location = self.store.put(image.id, self._metered(stream, saving, expected_size))
         except BaseException:
             self._restore_queued(saving)
             raise
@@ -419,6 +409,31 @@ class ImageService:
     def _require_property(self, actor: Actor, name: str, action: str) -> None:
         if not self.protections.allows(name, action, actor.roles):
             raise Forbidden(f"Property '{name}' is protected: you may not {action} it.")
+
+    def _metered(
+        self, chunks: Iterable[bytes], saving: Image, expected_size: int | None
+    ) -> Iterable[bytes]:
+        """The upload's chunks, held to the owner's ``image_size_total`` as they stream.
+
+        A declared size is reserved whole before the first byte is read, so an
+        upload that cannot fit is refused at once.
+        """
+        limit = self.quotas.limits(saving.owner).image_size_total
+        if limit == UNLIMITED:
+            return chunks
+
+        def reserve(wanted: int) -> int:
+            return self.registry.reserve(saving.id, saving.owner, wanted, limit)
+
+        def exceeded() -> QuotaExceeded:
+            return self._storage_exceeded(saving.owner, limit)
+
+        granted = 0
+        if expected_size:
+            granted = reserve(expected_size)
+            if granted < expected_size:
+                raise exceeded()
+        return quota.metered(chunks, reserve, exceeded, granted=granted)
 
     def _storage_exceeded(self, owner: str | None, limit: int) -> QuotaExceeded:
         used = self.registry.usage(owner).image_size_total

@@ -50,13 +50,20 @@ async def upload(request: Request) -> Response:
 
 
 def _declared_size(request: Request) -> int | None:
-    raw = request.headers.get("x-openstack-image-size")
-    if raw is None:
-        return None
-    raw = raw.strip()
-    if not raw.isdigit():
-        raise Invalid(f"x-openstack-image-size must be a non-negative integer, not {raw!r}")
-    return int(raw)
+    """The size the client announced: ``x-openstack-image-size``, else ``Content-Length``.
+
+    Knowing it lets the size cap and quotas answer 413 before any byte is
+    read, and lets the quota reservation be taken in one step.
+    """
+    for header in ("x-openstack-image-size", "content-length"):
+        raw = request.headers.get(header)
+        if raw is None:
+            continue
+        raw = raw.strip()
+        if not raw.isdigit():
+            raise Invalid(f"{header} must be a non-negative integer, not {raw!r}")
+        return int(raw)
+    return None
 
 
 async def download(request: Request) -> Response:

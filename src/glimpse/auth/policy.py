@@ -141,7 +141,7 @@ class Policy:
             if not isinstance(text, str):
                 raise ConfigError(f"policy rule {name!r} must be a string")
             texts[name] = text
-        self._checks = {name: rules.parse(text) for name, text in texts.items()}
+        self._checks = {name: _parse(name, text) for name, text in texts.items()}
         for name, check in self._checks.items():
             for referenced in check.references():
                 if referenced not in self._checks:
@@ -182,6 +182,13 @@ class Policy:
     def _lookup(self, name: str, target: rules.Target, creds: rules.Credentials) -> bool:
         check = self._checks.get(name)
         return check is not None and check(target, creds, self._lookup)
+
+
+def _parse(name: str, text: str) -> rules.Check:
+    try:
+        return rules.parse(text)
+    except ConfigError as exc:
+        raise ConfigError(f"policy rule {name!r}: {exc.message}") from None
 
 
 def _credentials(actor: Actor) -> dict[str, Any]:

@@ -125,14 +125,14 @@ class GenericCheck(Check):
 
 
 def parse(text: str) -> Check:
-    """Parse one rule; ConfigError names what is wrong with it."""
+    """Parse one check string; ConfigError says what is wrong with it."""
     tokens = list(_tokens(text))
     if not tokens:
         return Constant(True)
     parser = _Parser(tokens, text)
     check = parser.expression()
     if parser.position != len(tokens):
-        raise ConfigError(f"policy rule {text!r}: unexpected {tokens[parser.position][1]!r}")
+        raise ConfigError(f"{text!r}: unexpected {tokens[parser.position][1]!r}")
     return check
 
 
@@ -215,7 +215,7 @@ class _Parser:
         return self.tokens[self.position][0] if self.position < len(self.tokens) else None
 
     def _fail(self, what: str) -> ConfigError:
-        return ConfigError(f"policy rule {self.text!r}: {what}")
+        return ConfigError(f"{self.text!r}: {what}")
 
     def expression(self) -> Check:
         parts = [self._conjunction()]
