@@ -20,6 +20,15 @@ from glimpse.auth.identity import Actor, TokenLookup
 from glimpse.errors import Unauthenticated
 
 PREFIX = "glt_"
+#: Sent with every 401, so clients know which credentials are wanted.
+CHALLENGE = 'Bearer realm="glimpse"'
+#: Roles imply others as Keystone's default role inference does, so a token made
+#: with ``--roles member`` can also read, as a Keystone member could.
+IMPLIED = {"admin": ("member", "reader"), "member": ("reader",)}
+
+
+def with_implied(roles: frozenset[str]) -> frozenset[str]:
+    return roles.union(*(IMPLIED.get(role, ()) for role in roles))
 
 
 def new_secret() -> str:
@@ -57,11 +66,14 @@ class TokenIdentity:
     def identify(self, headers: Mapping[str, str]) -> Actor:
         secret = presented_token(headers)
         if secret is None:
-            raise Unauthenticated("Authentication required: send a token in X-Auth-Token.")
+            raise Unauthenticated(
+                "Authentication required: send a token in X-Auth-Token.", CHALLENGE
+            )
         record = self._find(secret_hash(secret))
         now = datetime.now(UTC).replace(tzinfo=None)
         if record is None or record.revoked_at is not None:
-            raise Unauthenticated("The token is not valid.")
+            raise Unauthenticated("The token is not valid.", CHALLENGE)
         if record.expires_at is not None and record.expires_at <= now:
-            raise Unauthenticated("The token has expired.")
-        return Actor(project=record.project, user=record.user, roles=frozenset(record.roles))
+            raise Unauthenticated("The token has expired.", CHALLENGE)
+        roles = with_implied(frozenset(record.roles))
+        return Actor(project=record.project, user=record.user, roles=roles)

@@ -35,7 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--project", required=True, help="project the token acts for")
     create.add_argument("--user", required=True, help="user the token belongs to")
     create.add_argument(
-        "--roles", default="member,reader", help="comma-separated roles (default member,reader)"
+        "--roles",
+        default="member,reader",
+        help="comma-separated roles (default member,reader); as in Keystone, admin implies "
+        "member and member implies reader",
     )
     create.add_argument(
         "--expires",
