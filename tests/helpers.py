@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -37,3 +40,40 @@ def store_files(server: ServerProcess) -> list[Path]:
     """Every file in the server's file store, partial ones included."""
     root = server.data_dir / "images"
     return sorted(p for p in root.iterdir()) if root.exists() else []
+
+
+BIN = Path(sys.executable).parent
+
+
+def glance(
+    server: ServerProcess,
+    *args: str,
+    token: str = "x",  # noqa: S107 - any token does in identity mode `none`
+    ok: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run python-glanceclient's `glance` against ``server``; unless ``ok``, it may fail."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    done = subprocess.run(
+        [str(BIN / "glance"), "--os-image-url", server.url, "--os-auth-token", token, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    if ok:
+        assert done.returncode == 0, (
+            f"glance {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+        )
+    return done
+
+
+def property_table(output: str) -> dict[str, str]:
+    """Parse glance's two-column property table."""
+    rows: dict[str, str] = {}
+    for line in output.splitlines():
+        if line.startswith("|") and not line.startswith("| Property"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if len(cells) == 2:
+                rows[cells[0]] = cells[1]
+    return rows

@@ -4,41 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from glimpse.testing import ServerProcess
-
-BIN = Path(sys.executable).parent
-
-
-def glance(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    done = subprocess.run(
-        [str(BIN / "glance"), "--os-image-url", server.url, "--os-auth-token", "x", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, f"glance {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done
-
-
-def _table(output: str) -> dict[str, str]:
-    """Parse glance's two-column property table."""
-    rows: dict[str, str] = {}
-    for line in output.splitlines():
-        if line.startswith("|") and not line.startswith("| Property"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if len(cells) == 2:
-                rows[cells[0]] = cells[1]
-    return rows
+from helpers import glance, property_table
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +21,7 @@ def disk(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_image_lifecycle(sqlite_server: ServerProcess, disk: Path, tmp_path: Path) -> None:
-    created = _table(
+    created = property_table(
         glance(
             sqlite_server, "image-create", "--name", "glance-cli", "--disk-format", "raw",
             "--container-format", "bare", "--file", str(disk), "--property", "os_distro=cirros",
@@ -69,10 +41,10 @@ def test_image_lifecycle(sqlite_server: ServerProcess, disk: Path, tmp_path: Pat
     assert image_id in listed
     assert "glance-cli" in listed
 
-    shown = _table(glance(sqlite_server, "image-show", image_id).stdout)
+    shown = property_table(glance(sqlite_server, "image-show", image_id).stdout)
     assert shown["name"] == "glance-cli"
 
-    updated = _table(
+    updated = property_table(
         glance(
             sqlite_server, "image-update", "--name", "renamed", "--min-ram", "512",
             "--property", "os_version=1.2", image_id,
@@ -83,7 +55,7 @@ def test_image_lifecycle(sqlite_server: ServerProcess, disk: Path, tmp_path: Pat
     assert updated["os_version"] == "1.2"
 
     glance(sqlite_server, "image-tag-update", image_id, "blue")
-    assert "blue" in _table(glance(sqlite_server, "image-show", image_id).stdout)["tags"]
+    assert "blue" in property_table(glance(sqlite_server, "image-show", image_id).stdout)["tags"]
     glance(sqlite_server, "image-tag-delete", image_id, "blue")
 
     out = tmp_path / "out.raw"
@@ -91,23 +63,23 @@ def test_image_lifecycle(sqlite_server: ServerProcess, disk: Path, tmp_path: Pat
     assert out.read_bytes() == data
 
     glance(sqlite_server, "image-deactivate", image_id)
-    assert _table(glance(sqlite_server, "image-show", image_id).stdout)["status"] == "deactivated"
+    assert (
+        property_table(glance(sqlite_server, "image-show", image_id).stdout)["status"]
+        == "deactivated"
+    )
     glance(sqlite_server, "image-reactivate", image_id)
-    assert _table(glance(sqlite_server, "image-show", image_id).stdout)["status"] == "active"
+    assert (
+        property_table(glance(sqlite_server, "image-show", image_id).stdout)["status"] == "active"
+    )
 
     glance(sqlite_server, "image-delete", image_id)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    gone = subprocess.run(
-        [str(BIN / "glance"), "--os-image-url", sqlite_server.url, "--os-auth-token", "x",
-         "image-show", image_id],
-        capture_output=True, text=True, env=env, check=False, timeout=120,
-    )  # fmt: skip
+    gone = glance(sqlite_server, "image-show", image_id, ok=False)
     assert gone.returncode != 0
     assert "404" in gone.stderr or "No image" in gone.stderr
 
 
 def test_json_output_and_list_filters(sqlite_server: ServerProcess) -> None:
-    created = _table(
+    created = property_table(
         glance(
             sqlite_server, "image-create", "--name", "json-one", "--disk-format", "qcow2",
             "--container-format", "bare",

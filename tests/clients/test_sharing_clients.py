@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +16,9 @@ from openstack.connection import Connection
 from openstack.image.v2._proxy import Proxy as ImageProxy
 from openstack.image.v2.image import Image
 
+import helpers
 from glimpse.testing import ServerProcess
 
-BIN = Path(sys.executable).parent
 OWNER = "project-share-a"
 CONSUMER = "project-share-b"
 
@@ -67,18 +66,7 @@ def glance(
     server: ServerProcess, token: str, *args: str, ok: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Run `glance` with a token; unless `ok` is false, it must succeed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    done = subprocess.run(
-        [str(BIN / "glance"), "--os-image-url", server.url, "--os-auth-token", token, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-    if ok:
-        assert done.returncode == 0, f"glance {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done
+    return helpers.glance(server, *args, token=token, ok=ok)
 
 
 def refused(server: ServerProcess, token: str, *args: str) -> int:

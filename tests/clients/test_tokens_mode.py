@@ -19,6 +19,7 @@ from openstack.connection import Connection
 from openstack.image.v2._proxy import Proxy as ImageProxy
 from openstack.image.v2.image import Image
 
+import helpers
 from glimpse.testing import ServerProcess
 
 BIN = Path(sys.executable).parent
@@ -67,29 +68,7 @@ def glance(
     server: ServerProcess, token: str, *args: str, ok: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Run `glance` with a token; unless `ok` is false, it must succeed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    done = subprocess.run(
-        [str(BIN / "glance"), "--os-image-url", server.url, "--os-auth-token", token, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-    if ok:
-        assert done.returncode == 0, f"glance {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done
-
-
-def _table(output: str) -> dict[str, str]:
-    """Parse glance's two-column property table."""
-    rows: dict[str, str] = {}
-    for line in output.splitlines():
-        if line.startswith("|") and not line.startswith("| Property"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if len(cells) == 2:
-                rows[cells[0]] = cells[1]
-    return rows
+    return helpers.glance(server, *args, token=token, ok=ok)
 
 
 def _token_rows(server: ServerProcess) -> tuple[str, dict[str, list[str]]]:
@@ -235,7 +214,7 @@ def test_glance_with_a_member_token(
     tokens_server: ServerProcess, member_token: str, disk: Path, tmp_path: Path
 ) -> None:
     name = f"glance-token-{uuid.uuid4().hex[:8]}"
-    created = _table(
+    created = helpers.property_table(
         glance(
             tokens_server, member_token, "image-create", "--name", name, "--disk-format", "raw",
             "--container-format", "bare", "--file", str(disk),
@@ -251,7 +230,9 @@ def test_glance_with_a_member_token(
     assert image_id in listed
     assert name in listed
 
-    shown = _table(glance(tokens_server, member_token, "image-show", image_id).stdout)
+    shown = helpers.property_table(
+        glance(tokens_server, member_token, "image-show", image_id).stdout
+    )
     assert shown["name"] == name
     assert shown["owner"] == PROJECT
     # With os_hash_value set, image-download checks the data's SHA-512 as it arrives.
@@ -278,7 +259,7 @@ def test_glance_with_a_reader_token(
     image_id = made.json()["id"]
 
     assert image_id in glance(tokens_server, reader, "image-list").stdout
-    shown = _table(glance(tokens_server, reader, "image-show", image_id).stdout)
+    shown = helpers.property_table(glance(tokens_server, reader, "image-show", image_id).stdout)
     assert shown["name"] == "for-readers"
     assert shown["owner"] == PROJECT
 
