@@ -67,7 +67,7 @@ def check_transition(current: Status, target: Status) -> None:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Image:
     """One image record as the registry holds it.
 

@@ -29,7 +29,10 @@ def prepare_registry(settings: Settings) -> None:
         if current == db.HEAD:
             return
         if engine.url.get_backend_name() == "sqlite":
-            db.upgrade(engine)
+            if current is None and db.is_empty(engine):
+                db.create(engine)
+            else:
+                db.upgrade(engine)
             return
         raise ConfigError(
             f"the registry schema is at revision {current}, not {db.HEAD}: "

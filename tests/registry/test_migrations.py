@@ -36,3 +36,16 @@ def test_sqlite_uses_wal(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     engine.dispose()
+
+
+def test_create_equals_upgrade(engine: sqlalchemy.Engine) -> None:
+    """A fresh database created without Alembic is one Alembic considers up to date."""
+    assert db.is_empty(engine)
+    db.create(engine)
+    assert not db.is_empty(engine)
+    assert db.current_revision(engine) == db.HEAD
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    db.upgrade(engine)  # nothing left to do
+    assert db.current_revision(engine) == db.HEAD
+    engine.dispose()

@@ -77,6 +77,32 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def create(engine: Engine) -> None:
+    """Create the latest schema in an empty database and record it as migrated.
+
+    Equivalent to ``upgrade`` from nothing (a test compares the migrations with
+    the table definitions), without loading Alembic: a first start on a fresh
+    data directory is then a quarter of a second faster.
+    """
+    from glimpse.registry.tables import metadata
+
+    with engine.begin() as connection:
+        metadata.create_all(connection)
+        connection.execute(
+            text(
+                "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+            )
+        )
+        connection.execute(text("INSERT INTO alembic_version VALUES (:head)"), {"head": HEAD})
+
+
+def is_empty(engine: Engine) -> bool:
+    """Whether the database has no tables at all."""
+    with engine.connect() as connection:
+        return not inspect(connection).get_table_names()
+
+
 def current_revision(engine: Engine) -> str | None:
     """The schema revision recorded in the database; None before the first migration."""
     with engine.connect() as connection:

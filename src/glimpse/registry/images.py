@@ -6,6 +6,7 @@ Lists use keyset pagination over the requested sort keys (always ending in
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from glimpse.errors import Duplicate, ImageNotFound, Invalid, InvalidTransition, QuotaExceeded
@@ -50,8 +51,8 @@ from glimpse.registry.tables import (
     project_locks,
 )
 
-_BASE_COLUMNS = [c for c in images.c if c.name not in ("deleted_at", "reserved")]
-_BASE_NAMES = [c.name for c in _BASE_COLUMNS]
+# In the order of Image's fields, so a row builds an Image positionally.
+_BASE_COLUMNS = [images.c[f.name] for f in dataclasses.fields(Image) if f.name in images.c]
 _STATUSES = {s.value: s for s in Status}
 _VISIBILITIES = {v.value: v for v in Visibility}
 # Statements built once: building a select costs more than running it on SQLite.
@@ -313,7 +314,7 @@ def _save_properties(conn: Connection, image_id: str, old: Any, new: Any) -> Non
     _insert_properties(conn, image_id, [(k, new[k]) for k in new if k not in old or k in changed])
 
 
-def _load(conn: Connection, rows: Sequence[Row[Any]], ids: Any) -> list[Image]:
+def _load(conn: Connection, rows: Sequence[Any], ids: Any) -> list[Image]:
     """Turn image rows into Images with their properties and tags.
 
     ``ids`` selects the rows' ids: a scalar subquery for a list page (cheaper
@@ -333,16 +334,33 @@ def _load(conn: Connection, rows: Sequence[Row[Any]], ids: Any) -> list[Image]:
         properties[image_id][name] = value
     for image_id, value in tag_rows:
         tags[image_id].append(value)
-    loaded = []
-    for row in rows:
-        fields = dict(zip(_BASE_NAMES, row, strict=True))
-        fields["status"] = _STATUSES[fields["status"]]
-        fields["visibility"] = _VISIBILITIES[fields["visibility"]]
-        fields["protected"] = bool(fields["protected"])
-        fields["os_hidden"] = bool(fields["os_hidden"])
-        image_id = fields["id"]
-        loaded.append(Image(**fields, tags=tuple(tags[image_id]), properties=properties[image_id]))
-    return loaded
+    # Positional construction: a thousand rows per page make this loop hot.
+    return [
+        Image(
+            row[0],
+            row[1],
+            _STATUSES[row[2]],
+            _VISIBILITIES[row[3]],
+            bool(row[4]),
+            bool(row[5]),
+            row[6],
+            row[7],
+            row[8],
+            row[9],
+            row[10],
+            row[11],
+            row[12],
+            row[13],
+            row[14],
+            row[15],
+            row[16],
+            row[17],
+            row[18],
+            tags=tuple(tags[row[0]]),
+            properties=properties[row[0]],
+        )
+        for row in rows
+    ]
 
 
 def _sort_expr(key: str) -> ColumnElement[Any]:
