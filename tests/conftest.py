@@ -121,6 +121,14 @@ def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
     srv.stop()
 
 
+@pytest.fixture(scope="session")
+def tokens_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A SQLite server in identity mode `tokens`; make tokens with helpers.make_token."""
+    srv = _start(tmp_path_factory, env={"GLIMPSE_IDENTITY__MODE": "tokens"})
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture
 def api(server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=60) as client:

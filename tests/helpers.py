@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -77,3 +78,20 @@ def property_table(output: str) -> dict[str, str]:
             if len(cells) == 2:
                 rows[cells[0]] = cells[1]
     return rows
+
+
+def make_token(
+    server: ServerProcess,
+    project: str,
+    user: str = "alice",
+    roles: str = "member,reader",
+    expires: str | None = None,
+) -> dict[str, Any]:
+    """`glimpse token create` with the server's settings; returns the printed JSON."""
+    args = ["token", "create", "--project", project, "--user", user, "--roles", roles]
+    if expires is not None:
+        args += ["--expires", expires]
+    done = server.command(*args)
+    assert done.returncode == 0, done.stderr
+    created: dict[str, Any] = json.loads(done.stdout)
+    return created

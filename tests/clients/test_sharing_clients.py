@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import uuid
@@ -23,23 +22,8 @@ OWNER = "project-share-a"
 CONSUMER = "project-share-b"
 
 
-@pytest.fixture(scope="module")
-def tokens_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A SQLite server that requires Glimpse API tokens."""
-    srv = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("glimpse"), env={"GLIMPSE_IDENTITY__MODE": "tokens"}
-    )
-    srv.start()
-    yield srv
-    srv.stop()
-
-
 def _token(server: ServerProcess, project: str, user: str) -> str:
-    done = server.command(
-        "token", "create", "--project", project, "--user", user, "--roles", "member,reader"
-    )
-    assert done.returncode == 0, done.stderr
-    secret: str = json.loads(done.stdout)["token"]
+    secret: str = helpers.make_token(server, project, user)["token"]
     return secret
 
 

@@ -26,32 +26,8 @@ BIN = Path(sys.executable).parent
 PROJECT = "project-tokens-a"
 
 
-@pytest.fixture(scope="module")
-def tokens_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A SQLite server that requires Glimpse API tokens."""
-    srv = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("glimpse"), env={"GLIMPSE_IDENTITY__MODE": "tokens"}
-    )
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-def make_token(
-    server: ServerProcess,
-    project: str = PROJECT,
-    user: str = "alice",
-    roles: str = "member,reader",
-    expires: str | None = None,
-) -> dict[str, Any]:
-    """`glimpse token create` with the server's settings; returns the printed JSON."""
-    args = ["token", "create", "--project", project, "--user", user, "--roles", roles]
-    if expires is not None:
-        args += ["--expires", expires]
-    done = server.command(*args)
-    assert done.returncode == 0, done.stderr
-    created: dict[str, Any] = json.loads(done.stdout)
-    return created
+def make_token(server: ServerProcess, project: str = PROJECT, **options: Any) -> dict[str, Any]:
+    return helpers.make_token(server, project, **options)
 
 
 @pytest.fixture(scope="module")
