@@ -16,7 +16,7 @@ import openstack
 import pytest
 from harness import DOMAIN, Account, Keystone
 
-from glimpse.testing import ServerProcess
+from glimpse.testing import ServerProcess, free_port
 
 BIN = Path(sys.executable).parent
 PASSWORD = "correct-horse-battery"
@@ -252,3 +252,25 @@ def test_openstacksdk_with_password_auth(keystone: Keystone, glimpse: ServerProc
         conn.image.delete_image(image)
     finally:
         conn.close()
+
+
+def test_unreachable_keystone_is_503_not_401(tmp_path: Path) -> None:
+    """An identity service that cannot be reached is the server's problem, not the caller's."""
+    server = ServerProcess(
+        data_dir=tmp_path,
+        env={
+            "GLIMPSE_IDENTITY__MODE": "keystone",
+            "GLIMPSE_IDENTITY__KEYSTONE__AUTH_URL": _quoted(f"http://127.0.0.1:{free_port()}/v3"),
+            "GLIMPSE_IDENTITY__KEYSTONE__USERNAME": _quoted("glimpse"),
+            "GLIMPSE_IDENTITY__KEYSTONE__PASSWORD": _quoted("secret"),
+            "GLIMPSE_IDENTITY__KEYSTONE__TIMEOUT": "2",
+        },
+    )
+    server.start()
+    try:
+        with _api(server, "some-token") as api:
+            response = api.get("/v2/images")
+        assert response.status_code == 503, response.text
+        assert "cannot be reached" in response.json()["error"]["message"]
+    finally:
+        server.stop()

@@ -111,10 +111,10 @@ class KeystoneIdentity:
             ) from None
         except ks_exc.ClientException as exc:
             raise Unavailable(f"The identity service cannot be reached: {exc}") from None
-        if response.status_code in (401, 404):
-            if response.status_code == 401:
-                raise Unavailable("The identity service refused Glimpse's service credentials")
+        if response.status_code == 404:  # Keystone's answer for an invalid subject token
             raise Unauthenticated("The token is not valid", self._challenge)
+        if response.status_code == 401:  # our own token, even after keystoneauth re-authenticated
+            raise Unavailable("The identity service refused Glimpse's service credentials")
         if response.status_code != 200:
             raise Unavailable(
                 f"The identity service answered {response.status_code} to a token validation"
