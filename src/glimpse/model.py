@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from glimpse.errors import InvalidTransition
@@ -57,6 +57,11 @@ class Visibility(StrEnum):
 
 CONTAINER_FORMATS = ("ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed")
 DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
+
+
+def utcnow() -> datetime:
+    """Now as the registry keeps times: naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def check_transition(current: Status, target: Status) -> None:

@@ -21,8 +21,9 @@ from glimpse.errors import ConfigError, QuotaExceeded
 from glimpse.model import UNLIMITED, QuotaLimits
 
 MIB = 1 << 20
-#: Sizes in settings are MiB; QuotaLimits holds bytes.
-_SIZES = ("image_size_total", "image_stage_total")
+#: Limits counted in MiB where people read or write them (settings, /v2/info/usage);
+#: QuotaLimits and Usage hold bytes.
+SIZES = frozenset({"image_size_total", "image_stage_total"})
 FIRST_GRANT = 1 << 20
 MAX_GRANT = 64 << 20
 
@@ -51,7 +52,7 @@ def _limits(values: Mapping[str, Any], where: str) -> QuotaLimits:
             raise ConfigError(f"unknown setting {where}.{name}")
         if isinstance(value, bool) or not isinstance(value, int) or value < UNLIMITED:
             raise ConfigError(f"setting {where}.{name} must be an integer, -1 for no limit")
-        converted[name] = value * MIB if name in _SIZES and value != UNLIMITED else value
+        converted[name] = value * MIB if name in SIZES and value != UNLIMITED else value
     return QuotaLimits(**converted)
 
 

@@ -12,7 +12,6 @@ import logging
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from glimpse import attributes, quota
@@ -43,6 +42,7 @@ from glimpse.model import (
     Status,
     Visibility,
     check_transition,
+    utcnow,
 )
 from glimpse.quota import Quotas
 from glimpse.registry.images import ImageRegistry
@@ -74,10 +74,6 @@ class Download:
         if self.image.location is None:
             raise ObjectNotFound(f"Image {self.image.id} has no data")
         return self.store.get(self.image.location, start, length)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -183,7 +179,7 @@ class ImageService:
                 self._require_property(actor, name, "create")
                 if checked is not None:
                     properties[name] = checked
-        now = _now()
+        now = utcnow()
         image = Image(
             id=image_id,
             name=fields.get("name"),
@@ -267,7 +263,7 @@ class ImageService:
                 properties.pop(name, None)
             else:
                 properties[name] = checked
-        updated = image.replace(**fields, properties=properties, updated_at=_now())
+        updated = image.replace(**fields, properties=properties, updated_at=utcnow())
         if updated == image.replace(updated_at=updated.updated_at):
             return self.readable(actor, image)
         self._check_limits(updated)
@@ -280,7 +276,7 @@ class ImageService:
         image = seen.image
         if image.protected:
             raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
-        self.registry.save(image.replace(status=Status.DELETED, updated_at=_now()), image)
+        self.registry.save(image.replace(status=Status.DELETED, updated_at=utcnow()), image)
         if image.location is not None:
             self._remove_data(image.location)
 
@@ -291,7 +287,7 @@ class ImageService:
         attributes.tag_value(tag)
         if tag in image.tags:
             return
-        updated = image.replace(tags=(*image.tags, tag), updated_at=_now())
+        updated = image.replace(tags=(*image.tags, tag), updated_at=utcnow())
         self._check_limits(updated)
         self.registry.save(updated, image)
 
@@ -302,7 +298,7 @@ class ImageService:
         if tag not in image.tags:
             raise TagNotFound(f"Tag {tag} not found on image {image_id}.")
         tags = tuple(t for t in image.tags if t != tag)
-        self.registry.save(image.replace(tags=tags, updated_at=_now()), image)
+        self.registry.save(image.replace(tags=tags, updated_at=utcnow()), image)
 
     def deactivate(self, actor: Actor, image_id: str) -> None:
         self._toggle(actor, image_id, Status.DEACTIVATED)
@@ -319,7 +315,7 @@ class ImageService:
             return  # both actions are idempotent
         if image.status not in (Status.ACTIVE, Status.DEACTIVATED):
             raise Forbidden(f"Not allowed to {verb} image in status '{image.status}'")
-        self.registry.save(image.replace(status=target, updated_at=_now()), image)
+        self.registry.save(image.replace(status=target, updated_at=utcnow()), image)
 
     # -- data -------------------------------------------------------------
 
@@ -349,7 +345,7 @@ class ImageService:
             )
         limits = self.quotas.limits(image.owner)
         saving = self.registry.save(
-            image.replace(status=Status.SAVING, updated_at=_now()), image, limits
+            image.replace(status=Status.SAVING, updated_at=utcnow()), image, limits
         )
         stream = DigestingStream(
             chunks,
@@ -372,7 +368,7 @@ class ImageService:
             os_hash_algo=digest.os_hash_algo,
             os_hash_value=digest.os_hash_value,
             location=location,
-            updated_at=_now(),
+            updated_at=utcnow(),
         )
         try:
             return self.registry.save(active, saving)
@@ -468,7 +464,7 @@ class ImageService:
     def _restore_queued(self, saving: Image) -> None:
         # Deleted meanwhile: there is nothing to restore.
         with contextlib.suppress(InvalidTransition, ImageNotFound):
-            self.registry.save(saving.replace(status=Status.QUEUED, updated_at=_now()), saving)
+            self.registry.save(saving.replace(status=Status.QUEUED, updated_at=utcnow()), saving)
 
     def _remove_data(self, location: str) -> None:
         try:

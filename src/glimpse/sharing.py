@@ -9,17 +9,11 @@ whether the image appears in the member's default image list.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from glimpse.auth.identity import Actor
 from glimpse.errors import Forbidden, Invalid, MemberNotFound
-from glimpse.model import Member, MemberStatus, Visibility
+from glimpse.model import Member, MemberStatus, Visibility, utcnow
 from glimpse.registry.members import MemberRegistry
 from glimpse.service import ImageService, Seen
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class SharingService:
@@ -49,7 +43,7 @@ class SharingService:
     def add(self, actor: Actor, image_id: str, member: str) -> Member:
         seen = self._shared(actor, image_id)
         self.images.require("add_member", actor, seen)
-        now = _now()
+        now = utcnow()
         created = Member(image_id, member, MemberStatus.PENDING, now, now)
         self.members.add(created, self.member_quota)
         return created
@@ -68,7 +62,7 @@ class SharingService:
         if status not in {s.value for s in MemberStatus}:
             raise Invalid(f"Incorrect request: Invalid status: {status!r}")
         return self.members.save(
-            Member(image_id, member, MemberStatus(str(status)), current.created_at, _now())
+            Member(image_id, member, MemberStatus(str(status)), current.created_at, utcnow())
         )
 
     def remove(self, actor: Actor, image_id: str, member: str) -> None:

@@ -11,10 +11,7 @@ from glimpse.api import context
 from glimpse.api.body import reject_body
 from glimpse.api.json import json_response
 from glimpse.model import UNLIMITED
-
-MIB = 1 << 20
-#: Reported in MiB, as Glance reports them; counts are plain numbers.
-_SIZES = frozenset({"image_size_total", "image_stage_total"})
+from glimpse.quota import MIB, SIZES
 
 
 async def usage(request: Request) -> Response:
@@ -27,7 +24,7 @@ async def usage(request: Request) -> Response:
     for field in dataclasses.fields(limits):
         limit = getattr(limits, field.name)
         value = getattr(used, field.name)
-        if field.name in _SIZES:
+        if field.name in SIZES:  # MiB, as Glance reports them
             value //= MIB
             limit = limit if limit == UNLIMITED else limit // MIB
         body[field.name] = {"limit": limit, "usage": value}

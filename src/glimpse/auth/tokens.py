@@ -13,11 +13,11 @@ import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from glimpse.auth.identity import Actor, TokenLookup
 from glimpse.errors import Unauthenticated
+from glimpse.model import utcnow
 
 PREFIX = "glt_"
 #: Sent with every 401, so clients know which credentials are wanted.
@@ -70,7 +70,7 @@ class TokenIdentity:
                 "Authentication required: send a token in X-Auth-Token.", CHALLENGE
             )
         record = self._find(secret_hash(secret))
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = utcnow()
         if record is None or record.revoked_at is not None:
             raise Unauthenticated("The token is not valid.", CHALLENGE)
         if record.expires_at is not None and record.expires_at <= now:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from glimpse.auth import tokens
 from glimpse.auth.identity import TokenRecord, roles_from
 from glimpse.errors import ConfigError, GlimpseError
+from glimpse.model import utcnow
 from glimpse.registry import db
 from glimpse.registry.tokens import TokenRegistry
 from glimpse.server import prepare_registry
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     prepare_registry(settings)
     engine = db.connect(settings.registry_url, 1)
     registry = TokenRegistry(engine)
-    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    now = utcnow().replace(microsecond=0)
     try:
         if args.action == "create":
             return _create(registry, args, now)
