@@ -154,6 +154,37 @@ def test_upload_to_missing_image_is_404(api: httpx.Client) -> None:
     assert response.status_code == 404
 
 
+@pytest.mark.parametrize("target", ["missing", "over-cap", "no-formats"])
+def test_early_refusals_of_large_uploads_reach_the_client(
+    limited_server: ServerProcess, target: str
+) -> None:
+    """Refused before its bytes are read, a big upload still gets its answer, not a reset."""
+    body = b"r" * (24 * 1024 * 1024)  # far more than the sockets buffer
+    expected = {"missing": 404, "over-cap": 413, "no-formats": 400}[target]
+    with httpx.Client(base_url=limited_server.url, timeout=30) as client:
+        if target == "missing":
+            image_id = "00000000-0000-0000-0000-000000000002"
+        elif target == "over-cap":
+            image_id = make_image(client)["id"]
+        else:
+            image_id = client.post("/v2/images", json={"name": "bare"}).json()["id"]
+        for _ in range(3):
+            response = upload(client, image_id, body)
+            assert response.status_code == expected, response.text
+            assert response.json()["error"]["code"] == expected
+            # The unread body spoils the connection: the client is told not to reuse it.
+            assert response.headers["connection"] == "close"
+            assert client.get(f"/v2/images/{image_id}").status_code in (200, 404)
+
+
+def test_answers_after_reading_the_body_keep_the_connection(limited_server: ServerProcess) -> None:
+    with httpx.Client(base_url=limited_server.url, timeout=30) as client:
+        image = make_image(client)
+        response = upload(client, image["id"], b"k" * 1024)
+        assert response.status_code == 204
+        assert response.headers.get("connection", "").lower() != "close"
+
+
 def test_size_cap_stops_the_stream(limited_server: ServerProcess) -> None:
     with httpx.Client(base_url=limited_server.url, timeout=30) as client:
         image = make_image(client)

@@ -1,26 +1,61 @@
-"""Reading request bodies: JSON with a size limit, and the no-body rule."""
+"""Reading request bodies: JSON with a size limit, the no-body rule, and draining."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import anyio
 import orjson
 from starlette.requests import Request
+from starlette.types import Message, Receive
 
 from glimpse.errors import Invalid, TooLarge
 
+#: After answering early, read and drop up to this much of an unread request body.
+DRAIN_LIMIT = 64 << 20
+DRAIN_SECONDS = 5.0
 
-def has_body(request: Request) -> bool:
+
+def has_body(headers: Mapping[str, str]) -> bool:
     """A body is a positive Content-Length or a chunked transfer, as Glance decides."""
-    length = request.headers.get("content-length")
+    length = headers.get("content-length")
     if length is not None:
         return length.strip() not in ("", "0")
-    return "chunked" in request.headers.get("transfer-encoding", "").lower()
+    return "chunked" in headers.get("transfer-encoding", "").lower()
+
+
+class UnreadBody:
+    """Knows whether the application read a request's whole body, and drains what it left.
+
+    A server that answers early (401, 404, 413 before an upload's bytes are
+    read) cannot reuse the connection, and closing it with unread bytes makes
+    the kernel reset it, so a client still sending, like the Glance clients,
+    may lose the answer. So such a response says ``Connection: close``, and
+    after it what is left is read and dropped, up to ``DRAIN_LIMIT`` bytes or
+    ``DRAIN_SECONDS``, as web servers linger on close.
+    """
+
+    def __init__(self, headers: Mapping[str, str], receive: Receive) -> None:
+        self.pending = has_body(headers)
+        self._receive = receive
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self.pending = False
+        return message
+
+    async def drain(self) -> None:
+        left = DRAIN_LIMIT
+        with anyio.move_on_after(DRAIN_SECONDS):
+            while self.pending and left > 0:
+                left -= len((await self.receive()).get("body", b""))
 
 
 def reject_body(request: Request) -> None:
     """Routes that take no body answer 400 when one is sent."""
-    if has_body(request):
+    if has_body(request.headers):
         raise Invalid("This operation does not take a request body.")
 
 

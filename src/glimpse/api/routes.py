@@ -23,7 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glimpse.api import errors, image_data, images, info, members, schemas, versions
-from glimpse.api.body import reject_body
+from glimpse.api.body import UnreadBody, reject_body
 from glimpse.api.json import json_response
 from glimpse.auth.identity import Identity
 from glimpse.errors import GlimpseError, NotFound
@@ -76,7 +76,7 @@ PUBLIC_PATHS = frozenset({"/", "/versions", "/v2", "/v2/"})
 
 
 class RequestFrame:
-    """Outermost ASGI layer: request ids and version negotiation."""
+    """Outermost ASGI layer: request ids, version negotiation, and draining unread bodies."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -92,15 +92,20 @@ class RequestFrame:
             scope = {**scope, "path": path, "raw_path": path.encode()}
         request_id = f"req-{uuid.uuid4()}".encode()
 
+        body = UnreadBody(Headers(scope=scope), receive)
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-openstack-request-id", request_id),
-                ]
+                headers = [*message.get("headers", []), (b"x-openstack-request-id", request_id)]
+                if body.pending:
+                    # Answered before the body was read: the connection ends after this
+                    # response, so say so, or a client may send its next request on it.
+                    headers.append((b"connection", b"close"))
+                message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        await self.app(scope, body.receive, send_with_id)
+        await body.drain()
 
 
 class IdentityLayer:
