@@ -56,6 +56,13 @@ def postgres_database() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+def module_postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test module's own server."""
+    with _fresh_postgres() as url:
+        yield url
+
+
 @pytest.fixture
 def empty_postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database of this test's own."""

@@ -1,38 +1,48 @@
 """Composition root: Settings -> drivers -> services -> ASGI app.
 
-Only this module (and the CLI) turn settings into objects.
+Only this module (and the CLI) turn settings into objects. Drivers are built
+through one builder for their options and one context argument each.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
-from glimpse import plugins
+from glimpse import options, plugins
 from glimpse.api import errors as api_errors
-from glimpse.api.routes import ROUTES, IdentityLayer, RequestFrame
-from glimpse.auth.identity import Identity
+from glimpse.api.middleware import IdentityLayer, RequestFrame
+from glimpse.api.routes import PUBLIC_PATHS, ROUTES
+from glimpse.auth.identity import Identity, IdentityContext
 from glimpse.auth.policy import Policy
 from glimpse.auth.properties import PropertyProtections
 from glimpse.digest import check_algorithm
 from glimpse.errors import GlimpseError
-from glimpse.quota import Quotas
 from glimpse.registry import db
 from glimpse.registry.images import ImageRegistry
 from glimpse.registry.members import MemberRegistry
 from glimpse.registry.tokens import TokenRegistry
-from glimpse.service import ImageService
+from glimpse.service import Services
+from glimpse.service.quotas import limits_table
 from glimpse.settings import CONFIG_ENV, Settings, load
-from glimpse.sharing import SharingService
-from glimpse.store.base import Store, build
+from glimpse.store.base import Store, StoreContext
+from glimpse.store.stores import Stores
 
 
-def build_store(settings: Settings) -> Store:
-    name = settings.stores.default
-    return build(name, plugins.load("glimpse.stores", name), settings.store_options(name))
+def build_stores(settings: Settings) -> Stores:
+    """The default store and every store with a table of its own, each built once."""
+    context = StoreContext(Path(settings.data_dir).resolve(), settings.images.hash_algo)
+    names = dict.fromkeys([settings.stores.default, *settings.stores.drivers])
+    built: dict[str, Store] = {}
+    for name in names:
+        cls = plugins.load("glimpse.stores", name)
+        raw = settings.stores.drivers.get(name, {})
+        built[name] = cls(options.build(cls.Options, raw, f"stores.{name}"), context)
+    return Stores(built, settings.stores.default)
 
 
 def build_identity(settings: Settings, tokens: TokenRegistry) -> Identity:
@@ -40,7 +50,9 @@ def build_identity(settings: Settings, tokens: TokenRegistry) -> Identity:
     mode = settings.identity.mode
     cls = plugins.load("glimpse.identity", mode)
     raw = settings.identity.drivers.get(mode, {})
-    identity: Identity = cls(plugins.options(cls.Options, raw, f"identity.{mode}"), tokens.find)
+    identity: Identity = cls(
+        options.build(cls.Options, raw, f"identity.{mode}"), IdentityContext(tokens.find)
+    )
     return identity
 
 
@@ -48,15 +60,14 @@ def build_app(settings: Settings) -> ASGIApp:
     """Wire a complete application from settings; fails fast on bad configuration."""
     check_algorithm(settings.images.hash_algo)
     engine = db.connect(settings.registry_url, settings.registry.pool_size)
-    members = MemberRegistry(engine)
-    images = ImageService(
-        ImageRegistry(engine),
-        members,
-        build_store(settings),
-        settings.images,
-        Policy.from_file(settings.policy.file),
-        PropertyProtections.from_file(settings.policy.property_protections_file),
-        Quotas(settings.quota_defaults(), settings.quotas.projects),
+    services = Services.build(
+        images=ImageRegistry(engine),
+        members=MemberRegistry(engine),
+        stores=build_stores(settings),
+        settings=settings.images,
+        policy=Policy.from_file(settings.policy.file),
+        protections=PropertyProtections.from_file(settings.policy.property_protections_file),
+        quota_limits=limits_table(settings.quotas),
     )
     app = Starlette(
         routes=ROUTES,
@@ -67,12 +78,11 @@ def build_app(settings: Settings) -> ASGIApp:
         },
     )
     app.state.settings = settings
-    app.state.service = images
-    app.state.sharing = SharingService(images, members, settings.images.member_quota)
+    app.state.services = services
     app.state.public_endpoint = settings.server.public_endpoint
     app.state.inline_reads = engine.url.get_backend_name() == "sqlite"
     identity = build_identity(settings, TokenRegistry(engine))
-    return RequestFrame(IdentityLayer(app, identity))
+    return RequestFrame(IdentityLayer(app, identity, PUBLIC_PATHS))
 
 
 def from_environment() -> ASGIApp:

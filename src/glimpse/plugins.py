@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -21,20 +20,6 @@ def load(group: str, name: str) -> Any:
     return next(iter(found)).load()
 
 
-def options(cls: type[Any], raw: Mapping[str, Any], prefix: str) -> Any:
-    """Build a driver's frozen ``Options`` dataclass from its raw settings table.
-
-    Unknown keys and values of the wrong type raise ConfigError naming the key
-    as ``prefix.key``.
-    """
-    fields = cls.__dataclass_fields__
-    for key, value in raw.items():
-        if key not in fields:
-            raise ConfigError(f"unknown setting {prefix}.{key}")
-        expected = fields[key].type
-        if isinstance(expected, str) and type(value).__name__ != expected:
-            raise ConfigError(f"setting {prefix}.{key} must be a {expected}, not {value!r}")
-    try:
-        return cls(**raw)
-    except TypeError as exc:
-        raise ConfigError(f"settings {prefix}: {exc}") from None
+def names(group: str) -> list[str]:
+    """The names installed in entry-point ``group``, sorted."""
+    return sorted({ep.name for ep in entry_points(group=group)})

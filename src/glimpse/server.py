@@ -21,34 +21,13 @@ from glimpse.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def prepare_registry(settings: Settings) -> None:
-    """Migrate an embedded SQLite registry; require an up-to-date schema elsewhere."""
-    engine = db.connect(settings.registry_url, 1)
-    try:
-        current = db.current_revision(engine)
-        if current == db.HEAD:
-            return
-        if engine.url.get_backend_name() == "sqlite":
-            if current is None and db.is_empty(engine):
-                db.create(engine)
-            else:
-                db.upgrade(engine)
-            return
-        raise ConfigError(
-            f"the registry schema is at revision {current}, not {db.HEAD}: "
-            "run `glimpse db upgrade` first"
-        )
-    finally:
-        engine.dispose()
-
-
 def run(settings: Settings, environ: dict[str, str]) -> None:
     """Serve until stopped. ``environ`` is what workers need to rebuild ``settings``."""
     from granian import Granian
     from granian.constants import Interfaces, Loops
     from granian.http import HTTP1Settings
 
-    prepare_registry(settings)
+    db.prepare(settings.registry_url)
     os.environ.update(environ)
     # Build the application once here: a bad driver or setting stops start-up
     # before any worker exists. Workers are forked from this process, so the

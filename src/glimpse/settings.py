@@ -4,162 +4,140 @@ Environment overrides name a key by its path joined with double underscores,
 ``GLIMPSE_SERVER__PORT=9393`` or ``GLIMPSE_STORES__FILE__DIRECTORY=/srv/images``,
 and are parsed as TOML values when they parse (``8``, ``true``), else as strings.
 Unknown keys and wrong types stop start-up with a message naming the key.
+
+Drivers (stores, identity modes) keep their options in tables of their own,
+``[stores.<driver>]`` and ``[identity.<mode>]``, held here as raw tables and
+built into each driver's ``Options`` by the composition root, through the same
+builder (``glimpse.options``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glimpse import options, plugins
 from glimpse.errors import ConfigError
+from glimpse.options import option, tables
 
 GIB = 1 << 30
 TIB = 1 << 40
 ENV_PREFIX = "GLIMPSE_"
 #: Names the settings file; the one GLIMPSE_ variable that is not a setting.
 CONFIG_ENV = "GLIMPSE_CONFIG"
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
+#: Entry-point groups of drivers, by the settings table that chooses them.
+DRIVER_GROUPS = {"stores": "glimpse.stores", "identity": "glimpse.identity"}
 
 
 @dataclass(frozen=True)
 class ServerSettings:
-    host: str = field(default="127.0.0.1", metadata=_help("Address to listen on."))
-    port: int = field(default=9292, metadata=_help("TCP port to listen on."))
-    workers: int = field(default=1, metadata=_help("Worker processes serving requests."))
-    backlog: int = field(default=1024, metadata=_help("Listen backlog of the socket."))
-    keepalive_timeout: int = field(
-        default=30, metadata=_help("Seconds an idle keep-alive connection stays open.")
+    host: str = option("127.0.0.1", "Address to listen on.")
+    port: int = option(9292, "TCP port to listen on.", minimum=0)
+    workers: int = option(1, "Worker processes serving requests.", minimum=1)
+    backlog: int = option(1024, "Listen backlog of the socket.", minimum=1)
+    keepalive_timeout: int = option(
+        30, "Seconds an idle keep-alive connection stays open.", minimum=1
     )
-    tls_cert: str = field(default="", metadata=_help("PEM certificate file; enables TLS."))
-    tls_key: str = field(default="", metadata=_help("PEM private key file for tls_cert."))
-    public_endpoint: str = field(
-        default="",
-        metadata=_help("Base URL advertised in version documents; default: the request's host."),
+    tls_cert: str = option("", "PEM certificate file; enables TLS.")
+    tls_key: str = option("", "PEM private key file for tls_cert.")
+    public_endpoint: str = option(
+        "", "Base URL advertised in version documents; default: the request's host."
     )
 
 
 @dataclass(frozen=True)
 class RegistrySettings:
-    url: str = field(
-        default="",
-        metadata=_help(
-            "SQLAlchemy URL of the registry database, e.g. postgresql://u@h/db; "
-            "empty means SQLite at <data_dir>/glimpse.db."
-        ),
+    url: str = option(
+        "",
+        "SQLAlchemy URL of the registry database, e.g. postgresql://u@h/db; "
+        "empty means SQLite at <data_dir>/glimpse.db.",
     )
-    pool_size: int = field(default=5, metadata=_help("Connections kept open per worker."))
+    pool_size: int = option(5, "Connections kept open per worker.", minimum=1)
 
 
 @dataclass(frozen=True)
 class ImageSettings:
-    size_cap: int = field(
-        default=TIB, metadata=_help("Largest image, in bytes; enforced while data streams.")
-    )
-    hash_algo: str = field(
-        default="sha512", metadata=_help("hashlib algorithm for os_hash_value (multihash).")
-    )
-    limit_default: int = field(default=25, metadata=_help("Page size when a list has no limit."))
-    limit_max: int = field(default=1000, metadata=_help("Largest page size a list may ask for."))
-    property_quota: int = field(default=128, metadata=_help("Extra properties allowed per image."))
-    tag_quota: int = field(default=128, metadata=_help("Tags allowed per image."))
-    member_quota: int = field(default=128, metadata=_help("Members allowed per image."))
-    json_body_limit: int = field(
-        default=1 << 20, metadata=_help("Largest JSON request body, in bytes.")
-    )
-    import_methods: tuple[str, ...] = field(
-        default=("glance-direct", "web-download", "copy-image"),
-        metadata=_help("Import methods advertised on image creation."),
+    size_cap: int = option(TIB, "Largest image, in bytes; enforced while data streams.", minimum=0)
+    hash_algo: str = option("sha512", "hashlib algorithm for os_hash_value (multihash).")
+    limit_default: int = option(25, "Page size when a list has no limit.", minimum=1)
+    limit_max: int = option(1000, "Largest page size a list may ask for.", minimum=1)
+    property_quota: int = option(128, "Extra properties allowed per image.", minimum=0)
+    tag_quota: int = option(128, "Tags allowed per image.", minimum=0)
+    member_quota: int = option(128, "Members allowed per image.", minimum=0)
+    json_body_limit: int = option(1 << 20, "Largest JSON request body, in bytes.", minimum=1)
+    import_methods: tuple[str, ...] = option(
+        ("glance-direct", "web-download", "copy-image"),
+        "Import methods advertised on image creation.",
     )
 
 
 @dataclass(frozen=True)
 class IdentitySettings:
-    mode: str = field(
-        default="none",
-        metadata=_help(
-            "How callers are identified: 'none' (everyone is an admin of [identity.none] "
-            "project), 'tokens' (glimpse token ...), 'keystone' ([identity.keystone]), or "
-            "'trusted-headers' (X-Identity-Status, X-Project-Id, X-Roles are believed: only "
-            "behind an authenticating proxy that sets them)."
-        ),
+    mode: str = option(
+        "none",
+        "How callers are identified: 'none' (everyone is an admin of [identity.none] "
+        "project), 'tokens' (glimpse token ...), 'keystone' ([identity.keystone]), or "
+        "'trusted-headers' (X-Identity-Status, X-Project-Id, X-Roles are believed: only "
+        "behind an authenticating proxy that sets them).",
     )
-    drivers: Mapping[str, Mapping[str, Any]] = field(
-        default_factory=dict,
-        metadata=_help(
-            'Per-mode option tables: [identity.none] project = "glimpse"; '
-            "[identity.keystone] auth_url, username, password, project_name, "
-            "user_domain_name, project_domain_name, cache_seconds, www_authenticate_uri."
-        ),
+    drivers: Mapping[str, Mapping[str, Any]] = tables(
+        "Each mode's options sit in [identity.<mode>], listed below."
     )
 
 
 @dataclass(frozen=True)
 class PolicySettings:
-    file: str = field(
-        default="",
-        metadata=_help(
-            "Policy overrides in oslo.policy's YAML or JSON format (Glance's rule names); "
-            "empty means Glance's secure-RBAC defaults."
-        ),
+    file: str = option(
+        "",
+        "Policy overrides in oslo.policy's YAML or JSON format (Glance's rule names); "
+        "empty means Glance's secure-RBAC defaults.",
     )
-    property_protections_file: str = field(
-        default="",
-        metadata=_help(
-            "Glance-style property protections (INI: regex sections with create, read, "
-            "update, delete role lists); empty means none."
-        ),
+    property_protections_file: str = option(
+        "",
+        "Glance-style property protections (INI: regex sections with create, read, "
+        "update, delete role lists); empty means none.",
     )
 
 
 @dataclass(frozen=True)
-class QuotaSettings:
-    image_count_total: int = field(
-        default=-1, metadata=_help("Images a project may have; -1 for no limit.")
+class QuotaLimitSettings:
+    """The limits of one project; sizes in MiB, as Glance's unified limits count them."""
+
+    image_count_total: int = option(-1, "Images a project may have; -1 for no limit.", minimum=-1)
+    image_size_total: int = option(
+        -1, "MiB of image data a project may store; -1 for no limit.", minimum=-1
     )
-    image_size_total: int = field(
-        default=-1, metadata=_help("MiB of image data a project may store; -1 for no limit.")
+    image_stage_total: int = option(
+        -1, "MiB a project may have staged for import; -1 for no limit.", minimum=-1
     )
-    image_stage_total: int = field(
-        default=-1, metadata=_help("MiB a project may have staged for import; -1 for no limit.")
+    image_count_uploading: int = option(
+        -1, "Uploads a project may run at once; -1 for no limit.", minimum=-1
     )
-    image_count_uploading: int = field(
-        default=-1, metadata=_help("Uploads a project may run at once; -1 for no limit.")
-    )
-    projects: Mapping[str, Mapping[str, Any]] = field(
-        default_factory=dict,
-        metadata=_help(
-            "Per-project overrides of the limits above: [quotas.projects.<project id>]."
-        ),
+
+
+@dataclass(frozen=True)
+class QuotaSettings(QuotaLimitSettings):
+    projects: Mapping[str, Mapping[str, Any]] = tables(
+        "Per-project overrides of the limits above, in [quotas.projects.<project id>]."
     )
 
 
 @dataclass(frozen=True)
 class StoreSettings:
-    default: str = field(default="file", metadata=_help("Store driver for uploaded image data."))
-    drivers: Mapping[str, Mapping[str, Any]] = field(
-        default_factory=dict,
-        metadata=_help(
-            "Per-driver option tables, e.g. [stores.file] directory = ...; "
-            "the file store defaults to <data_dir>/images."
-        ),
+    default: str = option("file", "Store driver for uploaded image data.")
+    drivers: Mapping[str, Mapping[str, Any]] = tables(
+        "Each driver's options sit in [stores.<driver>], listed below."
     )
 
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: str = field(
-        default="./data",
-        metadata=_help("Directory for the embedded SQLite registry and the file store."),
+    data_dir: str = option(
+        "./data", "Directory for the embedded SQLite registry and the file store."
     )
     server: ServerSettings = field(default_factory=ServerSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
@@ -175,21 +153,6 @@ class Settings:
         if self.registry.url:
             return self.registry.url
         return f"sqlite:///{Path(self.data_dir).resolve() / 'glimpse.db'}"
-
-    def quota_defaults(self) -> dict[str, int]:
-        """The default limits of every project, by name."""
-        return {
-            f.name: getattr(self.quotas, f.name)
-            for f in dataclasses.fields(self.quotas)
-            if f.name != "projects"
-        }
-
-    def store_options(self, name: str) -> Mapping[str, Any]:
-        """The raw option table of one store driver, with embedded defaults filled in."""
-        options = dict(self.stores.drivers.get(name, {}))
-        if name == "file":
-            options.setdefault("directory", str(Path(self.data_dir).resolve() / "images"))
-        return options
 
 
 def load(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Settings:
@@ -213,8 +176,7 @@ def load(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Set
             # Driver tables sit beside the choice in the file ([stores.file],
             # [identity.keystone]) and are kept apart in `drivers`.
             section["drivers"] = {k: section.pop(k) for k in list(section) if k != scalar}
-    settings: Settings = _build(Settings, raw, "")
-    return settings
+    return options.build(Settings, raw, "")
 
 
 def _parse_env_value(text: str) -> Any:
@@ -233,71 +195,27 @@ def _set_path(raw: dict[str, Any], keys: list[str], value: Any) -> None:
     node[keys[-1]] = value
 
 
-def _build(cls: type[Any], raw: Any, prefix: str) -> Any:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"setting {prefix.rstrip('.')} must be a table")
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in known:
-            raise ConfigError(f"unknown setting {prefix}{key}")
-    values: dict[str, Any] = {}
-    for name, value in raw.items():
-        values[name] = _convert(hints[name], value, f"{prefix}{name}")
-    return cls(**values)
-
-
-def _convert(hint: Any, value: Any, key: str) -> Any:
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _build(hint, value, f"{key}.")
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"setting {key} must be a list of strings")
-        return tuple(value)
-    if origin in (Mapping, dict) or (isinstance(origin, type) and issubclass(origin, Mapping)):
-        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-            raise ConfigError(f"setting {key} must be a table of tables")
-        return types.MappingProxyType({k: dict(v) for k, v in value.items()})
-    expected = {int: int, str: str, bool: bool}[hint]
-    if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(f"setting {key} must be an integer, not {value!r}")
-    if not isinstance(value, expected):
-        raise ConfigError(f"setting {key} must be a {expected.__name__}, not {value!r}")
-    return value
-
-
 def sample() -> str:
-    """The sample settings file: every key with its default and help text."""
+    """The sample settings file: every key with its default and help text.
+
+    Driver tables (every installed store driver and identity mode) and the
+    per-project quota table are shown commented out, so the sample loads to
+    the defaults.
+    """
     lines = ["# Glimpse settings. Every key is optional; shown with its default.", ""]
-    _sample_table(Settings, "", lines)
+    lines += options.sample(Settings, "", extra=_chosen_tables)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _sample_table(cls: type[Any], prefix: str, lines: list[str]) -> None:
-    nested: list[tuple[str, type[Any]]] = []
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        hint = hints[f.name]
-        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-            nested.append((f.name, hint))
-            continue
-        lines.append(f"# {f.metadata['help']}")
-        if f.default is not dataclasses.MISSING:
-            lines.append(f"# {f.name} = {_toml_value(f.default)}")
-        else:
-            lines.append(f"# [{prefix}<driver>]")
-        lines.append("")
-    for name, sub in nested:
-        lines.append(f"[{prefix}{name}]")
-        _sample_table(sub, f"{prefix}{name}.", lines)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _chosen_tables(table: str) -> list[str]:
+    """The commented tables that ``table`` chooses among: drivers, or projects."""
+    if table == "quotas":
+        return options.sample(QuotaLimitSettings, "quotas.projects.<project id>", commented=True)
+    group = DRIVER_GROUPS.get(table)
+    if group is None:
+        return []
+    lines: list[str] = []
+    for name in plugins.names(group):
+        driver = plugins.load(group, name)
+        lines += options.sample(driver.Options, f"{table}.{name}", commented=True)
+    return lines

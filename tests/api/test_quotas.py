@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -24,18 +25,28 @@ LIMITS = {
     "qcount": {"IMAGE_COUNT_TOTAL": "2"},
     "qup": {"IMAGE_COUNT_UPLOADING": "1"},
     "qstream": {"IMAGE_SIZE_TOTAL": "2"},
+    **{f"qsix{n}": {"IMAGE_SIZE_TOTAL": "2"} for n in range(4)},
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def quota_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
+    """Two workers sharing one registry: the quota lock must hold across processes."""
     env = {"GLIMPSE_IDENTITY__MODE": "trusted-headers"}
     for project, limits in LIMITS.items():
         for name, value in limits.items():
             env[f"GLIMPSE_QUOTAS__PROJECTS__{project.upper()}__{name}"] = value
-    server = ServerProcess(data_dir=tmp_path_factory.mktemp("quota"), env=env, workers=2)
+    url = ""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("module_postgres_database")
+    server = ServerProcess(
+        data_dir=tmp_path_factory.mktemp("quota"), registry_url=url, env=env, workers=2
+    )
+    if url:
+        done = server.command("db", "upgrade")
+        assert done.returncode == 0, done.stderr
     server.start()
     yield server
     server.stop()
@@ -206,6 +217,32 @@ def test_two_sized_uploads_racing_one_quota(quota_server: ServerProcess) -> None
 def test_chunked_uploads_racing_one_quota_never_overshoot(quota_server: ServerProcess) -> None:
     codes = _race(quota_server, "qchunk", [chunks(4 * MIB), chunks(4 * MIB), chunks(4 * MIB)])
     assert codes.count(204) <= 1
+
+
+@pytest.mark.parametrize("project", [f"qsix{n}" for n in range(4)])
+def test_one_of_six_chunked_uploads_that_fit_alone_wins(
+    quota_server: ServerProcess, project: str
+) -> None:
+    """Six chunked 1.5 MiB uploads against 2 MiB: each would fit on its own, so exactly
+    one succeeds; none is refused for room that the others then give back.
+
+    Which upload loses depends on timing, so the race runs in four projects.
+    """
+    everyone_holds_room = threading.Barrier(6, timeout=20)
+
+    def body() -> Iterator[bytes]:
+        # One whole block first, so that every upload has asked for room before
+        # any of them asks for more; then the rest.
+        yield from chunks(MIB)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            everyone_holds_room.wait()
+        time.sleep(0.3)
+        yield from chunks(MIB // 2)
+
+    codes = _race(quota_server, project, [body() for _ in range(6)])
+    assert sorted(codes) == [204] + [413] * 5
+    with caller(quota_server, project) as api:
+        assert usage(api)["image_size_total"]["usage"] == 1  # MiB, rounded down
 
 
 def test_image_count_quota(quota_server: ServerProcess) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from glimpse import settings
+from glimpse.app import build_stores
 from glimpse.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -17,7 +18,9 @@ def test_defaults() -> None:
     assert loaded.server.port == 9292
     assert loaded.images.hash_algo == "sha512"
     assert loaded.registry_url.startswith("sqlite:///")
-    assert loaded.store_options("file")["directory"].endswith("/images")
+    # The file store's default directory comes from the deployment, not from settings.
+    assert loaded.stores.drivers == {}
+    assert str(build_stores(loaded).default.directory).endswith("/images")  # type: ignore[attr-defined]
 
 
 def test_file_and_environment(tmp_path: Path) -> None:
@@ -33,7 +36,7 @@ def test_file_and_environment(tmp_path: Path) -> None:
     assert loaded.server.workers == 4
     assert loaded.images.hash_algo == "sha256"
     assert loaded.data_dir == "/srv/glimpse"
-    assert loaded.store_options("file") == {"directory": "/srv/images"}
+    assert loaded.stores.drivers["file"] == {"directory": "/srv/images"}
 
 
 @pytest.mark.parametrize(

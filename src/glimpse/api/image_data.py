@@ -1,30 +1,53 @@
-"""Handlers for image data: streamed upload and ranged download."""
+"""Routes of image data: streamed upload and ranged download.
+
+The API never opens image files itself: a download answers from the store's
+``Source`` (zero-copy ``pathsend`` when it has a local path and the whole
+image is wanted, ranged chunks read in the thread pool otherwise).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from glimpse.api import context
-from glimpse.api.body import reject_body
+from glimpse.api.endpoint import endpoint, no_body, no_content
 from glimpse.api.streaming import BodyBridge
 from glimpse.errors import Invalid, RangeNotSatisfiable, UnsupportedMedia
-from glimpse.service import Download
+from glimpse.service.data import Download
+from glimpse.store.base import Source
 
 OCTET_STREAM = "application/octet-stream"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
-SEND_CHUNK = 1 << 20
 
 
-async def upload(request: Request) -> Response:
+@dataclass
+class UploadBody:
+    """An upload's body being pumped into blocks for the use case, and its declared size."""
+
+    bridge: BodyBridge
+    pump: asyncio.Task[None]
+    expected_size: int | None
+
+    def blocks(self) -> Iterator[bytes]:
+        return self.bridge.blocks()
+
+    async def aclose(self) -> None:
+        self.pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.pump
+
+
+async def read_upload(request: Request) -> UploadBody:
+    """Check the media type and the declared size, then start pumping the body."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != OCTET_STREAM:
         raise UnsupportedMedia(
@@ -33,20 +56,7 @@ async def upload(request: Request) -> Response:
         )
     expected = _declared_size(request)
     bridge = BodyBridge(request.stream())
-    pump = asyncio.create_task(bridge.pump())
-    try:
-        await run_in_threadpool(
-            context.service(request).upload,
-            context.actor(request),
-            request.path_params["image_id"],
-            bridge.blocks(),
-            expected,
-        )
-    finally:
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
-    return Response(status_code=204)
+    return UploadBody(bridge, asyncio.create_task(bridge.pump()), expected)
 
 
 def _declared_size(request: Request) -> int | None:
@@ -66,15 +76,9 @@ def _declared_size(request: Request) -> int | None:
     return None
 
 
-async def download(request: Request) -> Response:
-    reject_body(request)
-    found: Download = await run_in_threadpool(
-        context.service(request).download,
-        context.actor(request),
-        request.path_params["image_id"],
-    )
-    image = found.image
-    if image.location is None or image.size is None:
+def _send(found: Download, request: Request) -> Response:
+    image, source = found.image, found.source
+    if source is None or image.size is None:
         return Response(status_code=204)
     size = image.size
     headers = {"Content-Type": OCTET_STREAM}
@@ -88,11 +92,17 @@ async def download(request: Request) -> Response:
         length, status = end - start + 1, 206
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     headers["Content-Length"] = str(length)
-    if found.path is not None:
-        return PathResponse(found.path, start, length, status, headers, whole=wanted is None)
-    return StreamingResponse(
-        iterate_in_threadpool(found.chunks(start, length)), status, headers=headers
-    )
+    return SourceResponse(source, start, length, status, headers, whole=wanted is None)
+
+
+upload = endpoint(
+    read_upload,
+    lambda c: c.services.data.upload(
+        c.actor, c.path["image_id"], c.input.blocks(), c.input.expected_size
+    ),
+    no_content,
+)
+download = endpoint(no_body, lambda c: c.services.data.download(c.actor, c.path["image_id"]), _send)
 
 
 def _requested_range(request: Request, size: int) -> tuple[int, int] | None:
@@ -127,14 +137,14 @@ def _requested_range(request: Request, size: int) -> tuple[int, int] | None:
     return None
 
 
-class PathResponse(Response):
-    """Send a byte range of a local file: zero-copy through the ASGI ``pathsend``
-    extension when the server offers it and the whole file is wanted, else in
-    chunks read in a worker thread."""
+class SourceResponse(Response):
+    """Send a byte range of a store's source: zero-copy through the ASGI ``pathsend``
+    extension when the server offers it, the source has a local path and the whole
+    image is wanted; else in chunks the source reads in a worker thread."""
 
     def __init__(
         self,
-        path: str,
+        source: Source,
         start: int,
         length: int,
         status: int,
@@ -143,8 +153,8 @@ class PathResponse(Response):
         whole: bool,
     ) -> None:
         super().__init__(status_code=status, headers=headers)
+        self.source = source
         self.whole = whole
-        self.path = path
         self.start = start
         self.length = length
 
@@ -155,24 +165,14 @@ class PathResponse(Response):
         if scope["method"] == "HEAD":
             await send({"type": "http.response.body", "body": b""})
             return
-        if self.whole and "http.response.pathsend" in scope.get("extensions", {}):
-            await send({"type": "http.response.pathsend", "path": self.path})
+        path = self.source.local_path
+        if (
+            self.whole
+            and path is not None
+            and "http.response.pathsend" in scope.get("extensions", {})
+        ):
+            await send({"type": "http.response.pathsend", "path": path})
             return
-        async for chunk in _read_range(self.path, self.start, self.length):
+        async for chunk in iterate_in_threadpool(self.source.chunks(self.start, self.length)):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
-
-
-async def _read_range(path: str, start: int, length: int) -> AsyncIterator[bytes]:
-    file = await run_in_threadpool(open, path, "rb", buffering=0)
-    try:
-        await run_in_threadpool(file.seek, start)
-        left = length
-        while left > 0:
-            chunk = await run_in_threadpool(file.read, min(SEND_CHUNK, left))
-            if not chunk:
-                return
-            left -= len(chunk)
-            yield chunk
-    finally:
-        file.close()

@@ -1,117 +1,63 @@
-"""Handlers for /v2/images: create, list, show, update, delete, tags, actions."""
+"""Routes of /v2/images: create, list, show, update, delete, tags, actions."""
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from glimpse.api import context, listing, patch
-from glimpse.api.body import read_json, read_json_object, reject_body
+from glimpse.api import inputs, listing
+from glimpse.api.endpoint import action, endpoint, json_object_of, json_of, lookup, settings
 from glimpse.api.json import json_response
+from glimpse.api.patch import read_patch
 from glimpse.api.serialize import image_view
+from glimpse.model import Image, ListQuery
 
 
-async def create(request: Request) -> Response:
-    settings = context.settings(request)
-    body = await read_json_object(request, settings.images.json_body_limit)
-    image = await run_in_threadpool(context.service(request).create, context.actor(request), body)
+def _created(image: Image, request: Request) -> Response:
     headers = {"Location": f"{request.base_url}v2/images/{image.id}"}
-    if settings.images.import_methods:
-        headers["OpenStack-image-import-methods"] = ",".join(settings.images.import_methods)
+    methods = settings(request).images.import_methods
+    if methods:
+        headers["OpenStack-image-import-methods"] = ",".join(methods)
     return json_response(image_view(image), 201, headers)
 
 
-async def index(request: Request) -> Response:
-    settings = context.settings(request)
+async def _list_query(request: Request) -> ListQuery:
+    images = settings(request).images
+    return listing.parse_list_query(
+        request.query_params.multi_items(),
+        limit_default=images.limit_default,
+        limit_max=images.limit_max,
+    )
+
+
+def _page(listed: tuple[ListQuery, list[Image]], request: Request) -> Response:
+    query, images = listed
     params = request.query_params.multi_items()
-    query = listing.parse_list_query(
-        params,
-        limit_default=settings.images.limit_default,
-        limit_max=settings.images.limit_max,
-    )
-    images = await context.read(
-        request, context.service(request).list, context.actor(request), query
-    )
     body: dict[str, object] = {
         "images": [image_view(i) for i in images],
         "first": listing.first_link(params),
         "schema": "/v2/schemas/images",
     }
-    if len(images) == query.limit and images:
+    # A full page has a next one, possibly empty, as Glance links it.
+    if images and len(images) == query.limit:
         body["next"] = listing.next_link(params, images[-1].id)
     return json_response(body)
 
 
-async def show(request: Request) -> Response:
-    reject_body(request)
-    image = await context.read(
-        request,
-        context.service(request).get,
-        context.actor(request),
-        request.path_params["image_id"],
-    )
-    return json_response(image_view(image))
-
-
-async def update(request: Request) -> Response:
-    media = patch.media_type(request.headers.get("content-type"))
-    document = await read_json(request, context.settings(request).images.json_body_limit)
-    ops = patch.parse(document, media)
-    image = await run_in_threadpool(
-        context.service(request).update,
-        context.actor(request),
-        request.path_params["image_id"],
-        ops,
-    )
-    return json_response(image_view(image))
-
-
-async def delete(request: Request) -> Response:
-    reject_body(request)
-    await run_in_threadpool(
-        context.service(request).delete, context.actor(request), request.path_params["image_id"]
-    )
-    return Response(status_code=204)
-
-
-async def add_tag(request: Request) -> Response:
-    reject_body(request)
-    await run_in_threadpool(
-        context.service(request).add_tag,
-        context.actor(request),
-        request.path_params["image_id"],
-        request.path_params["tag"],
-    )
-    return Response(status_code=204)
-
-
-async def remove_tag(request: Request) -> Response:
-    reject_body(request)
-    await run_in_threadpool(
-        context.service(request).remove_tag,
-        context.actor(request),
-        request.path_params["image_id"],
-        request.path_params["tag"],
-    )
-    return Response(status_code=204)
-
-
-async def deactivate(request: Request) -> Response:
-    reject_body(request)
-    await run_in_threadpool(
-        context.service(request).deactivate,
-        context.actor(request),
-        request.path_params["image_id"],
-    )
-    return Response(status_code=204)
-
-
-async def reactivate(request: Request) -> Response:
-    reject_body(request)
-    await run_in_threadpool(
-        context.service(request).reactivate,
-        context.actor(request),
-        request.path_params["image_id"],
-    )
-    return Response(status_code=204)
+create = endpoint(
+    json_object_of(inputs.new_image), lambda c: c.services.images.create(c.actor, c.input), _created
+)
+index = endpoint(
+    _list_query, lambda c: (c.input, c.services.images.list(c.actor, c.input)), _page, reads=True
+)
+show = lookup(lambda c: c.services.images.get(c.actor, c.image_id), json_of(image_view))
+update = endpoint(
+    read_patch,
+    lambda c: c.services.images.update(c.actor, c.image_id, c.input),
+    json_of(image_view),
+)
+delete = action(lambda c: c.services.images.delete(c.actor, c.image_id))
+add_tag = action(lambda c: c.services.images.add_tag(c.actor, c.image_id, c.path["tag"]))
+remove_tag = action(lambda c: c.services.images.remove_tag(c.actor, c.image_id, c.path["tag"]))
+deactivate = action(lambda c: c.services.images.deactivate(c.actor, c.image_id))
+reactivate = action(lambda c: c.services.images.reactivate(c.actor, c.image_id))

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
+from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-
-from glimpse.api import context
-from glimpse.api.body import reject_body
-from glimpse.api.json import json_response
-from glimpse.model import UNLIMITED
-from glimpse.quota import MIB, SIZES
+from glimpse.api.endpoint import json_of, lookup
+from glimpse.service.usage import QuotaUse
 
 
-async def usage(request: Request) -> Response:
-    reject_body(request)
-    actor = context.actor(request)
-    service = context.service(request)
-    used = await context.read(request, service.registry.usage, actor.project)
-    limits = service.quotas.limits(actor.project)
-    body = {}
-    for field in dataclasses.fields(limits):
-        limit = getattr(limits, field.name)
-        value = getattr(used, field.name)
-        if field.name in SIZES:  # MiB, as Glance reports them
-            value //= MIB
-            limit = limit if limit == UNLIMITED else limit // MIB
-        body[field.name] = {"limit": limit, "usage": value}
-    return json_response({"usage": body})
+def usage_view(report: list[QuotaUse]) -> dict[str, Any]:
+    return {"usage": {q.name: {"limit": q.limit, "usage": q.usage} for q in report}}
+
+
+usage = lookup(lambda c: c.services.usage.report(c.actor), json_of(usage_view))

@@ -1,21 +1,13 @@
-"""Handlers for /v2/images/{id}/members: sharing an image with other projects."""
+"""Routes of /v2/images/{id}/members: sharing an image with other projects."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
-
-from glimpse.api import context
-from glimpse.api.body import read_json_object, reject_body
-from glimpse.api.json import json_response
+from glimpse.api import inputs
+from glimpse.api.endpoint import action, endpoint, json_object_of, json_of, lookup
 from glimpse.api.serialize import isotime
-from glimpse.errors import Invalid
 from glimpse.model import Member
-
-MAX_MEMBER = 255
 
 
 def member_view(member: Member) -> dict[str, Any]:
@@ -29,70 +21,24 @@ def member_view(member: Member) -> dict[str, Any]:
     }
 
 
-async def index(request: Request) -> Response:
-    reject_body(request)
-    found = await context.read(
-        request,
-        context.sharing(request).list,
-        context.actor(request),
-        request.path_params["image_id"],
-    )
-    return json_response(
-        {"members": [member_view(m) for m in found], "schema": "/v2/schemas/members"}
-    )
+def members_view(members: list[Member]) -> dict[str, Any]:
+    return {"members": [member_view(m) for m in members], "schema": "/v2/schemas/members"}
 
 
-async def show(request: Request) -> Response:
-    reject_body(request)
-    found = await context.read(
-        request,
-        context.sharing(request).get,
-        context.actor(request),
-        request.path_params["image_id"],
-        request.path_params["member_id"],
-    )
-    return json_response(member_view(found))
-
-
-async def create(request: Request) -> Response:
-    """Add a member: 200 (not 201) with the new, pending membership, as Glance answers."""
-    body = await read_json_object(request, context.settings(request).images.json_body_limit)
-    if "member" not in body:
-        raise Invalid("Member to be added not specified")
-    member = body["member"]
-    if not member:
-        raise Invalid("Member can't be empty")
-    if not isinstance(member, str) or len(member) > MAX_MEMBER:
-        raise Invalid(f"Member must be a project id of at most {MAX_MEMBER} characters")
-    created = await run_in_threadpool(
-        context.sharing(request).add,
-        context.actor(request),
-        request.path_params["image_id"],
-        member,
-    )
-    return json_response(member_view(created))
-
-
-async def update(request: Request) -> Response:
-    body = await read_json_object(request, context.settings(request).images.json_body_limit)
-    if "status" not in body:
-        raise Invalid("Status not specified")
-    updated = await run_in_threadpool(
-        context.sharing(request).update,
-        context.actor(request),
-        request.path_params["image_id"],
-        request.path_params["member_id"],
-        body["status"],
-    )
-    return json_response(member_view(updated))
-
-
-async def delete(request: Request) -> Response:
-    reject_body(request)
-    await run_in_threadpool(
-        context.sharing(request).remove,
-        context.actor(request),
-        request.path_params["image_id"],
-        request.path_params["member_id"],
-    )
-    return Response(status_code=204)
+index = lookup(lambda c: c.services.sharing.list(c.actor, c.image_id), json_of(members_view))
+show = lookup(
+    lambda c: c.services.sharing.get(c.actor, c.image_id, c.path["member_id"]),
+    json_of(member_view),
+)
+# 200 (not 201) with the new, pending membership, as Glance answers.
+create = endpoint(
+    json_object_of(inputs.new_member),
+    lambda c: c.services.sharing.add(c.actor, c.image_id, c.input),
+    json_of(member_view),
+)
+update = endpoint(
+    json_object_of(inputs.member_status),
+    lambda c: c.services.sharing.update(c.actor, c.image_id, c.path["member_id"], c.input),
+    json_of(member_view),
+)
+delete = action(lambda c: c.services.sharing.remove(c.actor, c.image_id, c.path["member_id"]))

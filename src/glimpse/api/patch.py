@@ -3,20 +3,34 @@
 ``application/openstack-images-v2.1-json-patch`` is RFC 6902 (``{"op": "add",
 "path": "/name", "value": ...}``); the older ``v2.0`` type writes the operation
 as the key (``{"add": "/name", "value": ...}``). Only add, remove and replace
-on top-level attributes are allowed.
+on top-level attributes are allowed. Values are validated here, against the
+attribute table, so the update use case receives typed operations.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from glimpse.errors import Invalid, UnsupportedPatchMedia
-from glimpse.service import PatchOp
+from starlette.requests import Request
+
+from glimpse import attributes
+from glimpse.api.body import read_json
+from glimpse.errors import Forbidden, Invalid, UnsupportedPatchMedia
+from glimpse.model import PatchOp
 
 MEDIA_V21 = "application/openstack-images-v2.1-json-patch"
 MEDIA_V20 = "application/openstack-images-v2.0-json-patch"
 ACCEPT_PATCH = f"{MEDIA_V21}, {MEDIA_V20}"
 OPS = ("add", "remove", "replace")
+_OpName = Literal["add", "remove", "replace"]
+_OPS: dict[str, _OpName] = {"add": "add", "remove": "remove", "replace": "replace"}
+
+
+async def read_patch(request: Request) -> list[PatchOp]:
+    """The operations of a PATCH request: media type first (415), then the document."""
+    media = media_type(request.headers.get("content-type"))
+    limit: int = request.app.state.settings.images.json_body_limit
+    return parse(await read_json(request, limit), media)
 
 
 def media_type(content_type: str | None) -> str:
@@ -57,7 +71,20 @@ def _parse_op(raw: Any, media: str) -> PatchOp:
         raise Invalid(f"Operation objects must not contain {', '.join(sorted(extra))}")
     if op != "remove" and "value" not in raw:
         raise Invalid(f'Operation "{op}" requires a member named "value".')
-    return PatchOp(op, _attribute(path), raw.get("value"))
+    return _validated(_OPS[op], _attribute(path), raw.get("value"))
+
+
+def _validated(op: _OpName, name: str, value: Any) -> PatchOp:
+    """The operation with its value checked and normalised; 403 for attributes no
+    client may write, 400 for values the attribute does not accept."""
+    if name == "id":
+        raise Forbidden("Attribute 'id' is read-only.")
+    attributes.check_writable(name)
+    if op == "remove":
+        return PatchOp(op, name)
+    if name in attributes.SETTABLE:
+        return PatchOp(op, name, attributes.base_value(name, value))
+    return PatchOp(op, name, attributes.property_value(name, value))
 
 
 def _attribute(path: Any) -> str:

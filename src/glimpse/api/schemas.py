@@ -8,7 +8,8 @@ Its shell also caches the image, metadef namespace and metadef resource type
 schemas, and falls back to API v1 when it cannot fetch them. So the documents
 carry Glance's content: types and nullability, enums, ``readOnly`` markers,
 string-valued extra properties, and the operator properties Glance ships in
-``etc/schema-image.json``.
+``etc/schema-image.json``. The image document's properties come from the attribute
+table in ``glimpse.attributes``, the one validation reads too.
 
 Glance serves the image and metadef documents in full and the member and task
 documents in a reduced form (no ``additionalProperties``, and the member and
@@ -22,41 +23,19 @@ from __future__ import annotations
 import copy
 from typing import Any, Final
 
+from starlette.requests import Request
+from starlette.responses import Response
+
+from glimpse import attributes
+from glimpse.api.body import reject_body
+from glimpse.api.json import json_response
+from glimpse.errors import NotFound
+
 _Doc = dict[str, Any]
 
-_UUID: Final = (
-    "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$"
-)
+_UUID: Final = attributes.UUID_PATTERN
 _STRING: Final = "string"
 _NULLABLE: Final = ["null", "string"]
-
-# Enum values in the order Glance lists them; a unit test checks them against glimpse.model.
-_IMAGE_STATUSES: Final = [
-    "queued",
-    "saving",
-    "active",
-    "killed",
-    "deleted",
-    "uploading",
-    "importing",
-    "pending_delete",
-    "deactivated",
-]
-_VISIBILITIES: Final = ["community", "public", "private", "shared"]
-_CONTAINER_FORMATS: Final = ["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"]
-_DISK_FORMATS: Final = [
-    "ami",
-    "ari",
-    "aki",
-    "vhd",
-    "vhdx",
-    "vmdk",
-    "raw",
-    "qcow2",
-    "vdi",
-    "iso",
-    "ploop",
-]
 
 _READ_ONLY_STRING: Final[_Doc] = {"type": "string", "readOnly": True}
 
@@ -72,135 +51,33 @@ def _link(rel: str, field: str) -> _Doc:
 
 # --- images ----------------------------------------------------------------------------------
 
-# Timestamps carry no "format": "date-time", as in Glance; clients validate with this document.
-_IMAGE_BASE: Final[_Doc] = {
-    "id": _field(_STRING, "An identifier for the image", pattern=_UUID),
-    "name": _field(_NULLABLE, "Descriptive name for the image", maxLength=255),
-    "status": _field(_STRING, "Status of the image", readOnly=True, enum=_IMAGE_STATUSES),
-    "visibility": _field(_STRING, "Scope of image accessibility", enum=_VISIBILITIES),
-    "protected": _field("boolean", "If true, image will not be deletable."),
-    "os_hidden": _field(
-        "boolean", "If true, image will not appear in default image list response."
-    ),
-    "checksum": _field(_NULLABLE, "md5 hash of image contents.", readOnly=True, maxLength=32),
-    "os_hash_algo": _field(
-        _NULLABLE, "Algorithm to calculate the os_hash_value", readOnly=True, maxLength=64
-    ),
-    "os_hash_value": _field(
-        _NULLABLE,
-        "Hexdigest of the image contents using the algorithm specified by the os_hash_algo",
-        readOnly=True,
-        maxLength=128,
-    ),
-    "owner": _field(_NULLABLE, "Owner of the image", maxLength=255),
-    "size": _field(["null", "integer"], "Size of image file in bytes", readOnly=True),
-    "virtual_size": _field(["null", "integer"], "Virtual size of image in bytes", readOnly=True),
-    "container_format": _field(
-        _NULLABLE, "Format of the container", enum=[None, *_CONTAINER_FORMATS]
-    ),
-    "disk_format": _field(_NULLABLE, "Format of the disk", enum=[None, *_DISK_FORMATS]),
-    "created_at": _field(_STRING, "Date and time of image registration", readOnly=True),
-    "updated_at": _field(_STRING, "Date and time of the last image modification", readOnly=True),
-    "tags": _field(
-        "array",
-        "List of strings related to the image",
-        items={"type": "string", "maxLength": 255},
-    ),
-    "direct_url": _field(
-        _STRING, "URL to access the image file kept in external store", readOnly=True
-    ),
-    "min_ram": _field("integer", "Amount of ram (in MB) required to boot image."),
-    "min_disk": _field("integer", "Amount of disk space (in GB) required to boot image."),
-    "self": _field(_STRING, "An image self url", readOnly=True),
-    "file": _field(_STRING, "An image file url", readOnly=True),
-    "stores": _field(
-        _STRING,
-        "Store in which image data resides.  Only present when the operator has enabled "
-        "multiple stores.  May be a comma-separated list of store identifiers.",
-        readOnly=True,
-    ),
-    "schema": _field(_STRING, "An image schema url", readOnly=True),
-    "locations": _field(
-        "array",
-        "A set of URLs to access the image file kept in external store",
-        items={
-            "type": "object",
-            "properties": {
-                "url": {"type": "string", "maxLength": 255},
-                "metadata": {"type": "object"},
-                # Sent when adding a location; never part of a response.
-                "validation_data": _field(
-                    "object",
-                    "Values to be used to populate the corresponding image properties. If the "
-                    "image status is not 'queued', values must exactly match those already "
-                    "contained in the image properties.",
-                    writeOnly=True,
-                    additionalProperties=False,
-                    properties={
-                        "checksum": {"type": "string", "minLength": 32, "maxLength": 32},
-                        "os_hash_algo": {"type": "string", "maxLength": 64},
-                        "os_hash_value": {"type": "string", "maxLength": 128},
-                    },
-                    required=["os_hash_algo", "os_hash_value"],
-                ),
-            },
-            "required": ["url", "metadata"],
-        },
-    ),
-}
 
-_PROPERTY_KEYS: Final = (
-    "https://docs.openstack.org/python-glanceclient/latest/cli/property-keys.html"
-)
+def _image_property(row: attributes.Attribute) -> _Doc:
+    """How the image document shows one attribute of the table (keys in Glance's order)."""
+    doc: _Doc = {
+        "type": ["null", row.json_type] if row.nullable else row.json_type,
+        "description": row.description,
+    }
+    if row.read_only:
+        doc["readOnly"] = True
+    if row.enum:
+        doc["enum"] = [None, *row.enum] if row.nullable else list(row.enum)
+    if row.max_length is not None:
+        doc["maxLength"] = row.max_length
+    if row.pattern is not None:
+        doc["pattern"] = row.pattern
+    if row.items is not None:
+        doc["items"] = copy.deepcopy(dict(row.items))
+    # Glance marks its operator properties so when it merges them; glanceclient then patches
+    # them with "add" rather than "replace".
+    if not row.base:
+        doc["is_base"] = False
+    return doc
 
-# Glance's default etc/schema-image.json. Glance marks these "is_base": false when it merges
-# them, which makes glanceclient patch them with "add" rather than "replace".
-_OPERATOR_PROPERTIES: Final[_Doc] = {
-    "kernel_id": _field(
-        _NULLABLE,
-        "ID of image stored in Glance that should be used as the kernel when booting an "
-        "AMI-style image.",
-        pattern=_UUID,
-    ),
-    "ramdisk_id": _field(
-        _NULLABLE,
-        "ID of image stored in Glance that should be used as the ramdisk when booting an "
-        "AMI-style image.",
-        pattern=_UUID,
-    ),
-    "instance_uuid": _field(
-        _STRING,
-        "Metadata which can be used to record which instance this image is associated with. "
-        "(Informational only, does not create an instance snapshot.)",
-    ),
-    "architecture": _field(
-        _STRING, f"Operating system architecture as specified in {_PROPERTY_KEYS}"
-    ),
-    "os_distro": _field(
-        _STRING, f"Common name of operating system distribution as specified in {_PROPERTY_KEYS}"
-    ),
-    "os_version": _field(_STRING, "Operating system version as specified by the distributor."),
-    "description": _field(_STRING, "A human-readable string describing this image."),
-    "cinder_encryption_key_id": _field(
-        _STRING,
-        "Identifier in the OpenStack Key Management Service for the encryption key for the "
-        "Block Storage Service to use when mounting a volume created from this image",
-    ),
-    "cinder_encryption_key_deletion_policy": _field(
-        _STRING,
-        "States the condition under which the Image Service will delete the object associated "
-        "with the 'cinder_encryption_key_id' image property.  If this property is missing, the "
-        "Image Service will take no action",
-        enum=["on_image_deletion", "do_not_delete"],
-    ),
-}
 
 _IMAGE: Final[_Doc] = {
     "name": "image",
-    "properties": {
-        **_IMAGE_BASE,
-        **{key: {**spec, "is_base": False} for key, spec in _OPERATOR_PROPERTIES.items()},
-    },
+    "properties": {name: _image_property(row) for name, row in attributes.ATTRIBUTES.items()},
     "additionalProperties": {"type": "string"},
     "links": [_link("self", "self"), _link("enclosure", "file"), _link("describedby", "schema")],
 }
@@ -535,3 +412,12 @@ def schema(name: str) -> dict[str, Any]:
     copy is the caller's to change. Raises ``KeyError`` for any other name.
     """
     return copy.deepcopy(_DOCUMENTS[name])
+
+
+async def show(request: Request) -> Response:
+    """``GET /v2/schemas/{name}``: no I/O, so it answers on the event loop."""
+    reject_body(request)
+    name = request.path_params["name"]
+    if name not in SCHEMA_NAMES:
+        raise NotFound(f"No schema named {name!r}")
+    return json_response(schema(name))

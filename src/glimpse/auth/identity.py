@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import ClassVar, Protocol
 
 from glimpse.errors import Unauthenticated
+from glimpse.model import TokenRecord
+from glimpse.options import option
 
 
 @dataclass(frozen=True)
@@ -34,21 +35,15 @@ class Actor:
     system_scope: str | None = None
 
 
-@dataclass(frozen=True)
-class TokenRecord:
-    """One of Glimpse's own API tokens, as the registry keeps it (never the secret)."""
-
-    id: str
-    user: str
-    project: str
-    roles: tuple[str, ...]
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-
-
 #: Finds a token by the hash of its secret; the registry provides it.
 TokenLookup = Callable[[str], TokenRecord | None]
+
+
+@dataclass(frozen=True)
+class IdentityContext:
+    """What identity drivers may need from the deployment, beside their own options."""
+
+    tokens: TokenLookup
 
 
 class Identity(Protocol):
@@ -72,9 +67,9 @@ class NoneIdentity:
 
     @dataclass(frozen=True)
     class Options:
-        project: str = "glimpse"
+        project: str = option("glimpse", "Project every caller acts for, as its admin.")
 
-    def __init__(self, options: Options, tokens: TokenLookup) -> None:
+    def __init__(self, options: Options, context: IdentityContext) -> None:
         self.actor = Actor(
             project=options.project, user=None, roles=frozenset({"admin", "member", "reader"})
         )
@@ -99,7 +94,7 @@ class TrustedHeadersIdentity:
     class Options:
         pass
 
-    def __init__(self, options: Options, tokens: TokenLookup) -> None:
+    def __init__(self, options: Options, context: IdentityContext) -> None:
         pass
 
     def identify(self, headers: Mapping[str, str]) -> Actor:

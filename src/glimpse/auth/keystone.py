@@ -25,9 +25,10 @@ from typing import Any, ClassVar
 
 from cachetools import TTLCache
 
-from glimpse.auth.identity import Actor, TokenLookup
+from glimpse.auth.identity import Actor, IdentityContext
 from glimpse.auth.tokens import presented_token
 from glimpse.errors import ConfigError, Unauthenticated, Unavailable
+from glimpse.options import option
 
 
 class KeystoneIdentity:
@@ -37,19 +38,23 @@ class KeystoneIdentity:
 
     @dataclass(frozen=True)
     class Options:
-        auth_url: str = ""
-        username: str = ""
-        password: str = ""
-        project_name: str = "service"
-        user_domain_name: str = "Default"
-        project_domain_name: str = "Default"
-        cache_seconds: int = 300
-        cache_size: int = 10000
-        timeout: int = 10
-        www_authenticate_uri: str = ""
-        cafile: str = ""
+        auth_url: str = option("", "Keystone's Identity v3 URL, e.g. http://keystone:5000/v3.")
+        username: str = option("", "Service user that validates callers' tokens.")
+        password: str = option("", "The service user's password.")
+        project_name: str = option("service", "Project the service user is scoped to.")
+        user_domain_name: str = option("Default", "Domain of the service user.")
+        project_domain_name: str = option("Default", "Domain of the service user's project.")
+        cache_seconds: int = option(
+            300, "Seconds a validated token is believed without asking again.", minimum=0
+        )
+        cache_size: int = option(10000, "Validated tokens kept in the cache.", minimum=1)
+        timeout: int = option(10, "Seconds to wait for Keystone.", minimum=1)
+        www_authenticate_uri: str = option(
+            "", "Keystone URL sent to clients in 401 challenges; default: auth_url's root."
+        )
+        cafile: str = option("", "CA bundle to verify Keystone's certificate; empty: system CAs.")
 
-    def __init__(self, options: Options, tokens: TokenLookup) -> None:
+    def __init__(self, options: Options, context: IdentityContext) -> None:
         from keystoneauth1 import session
         from keystoneauth1.identity import v3
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from glimpse.auth.identity import Actor, TokenLookup
+from glimpse.auth.identity import Actor, IdentityContext
 from glimpse.errors import Unauthenticated
 from glimpse.model import utcnow
 
@@ -60,8 +60,8 @@ class TokenIdentity:
     class Options:
         pass
 
-    def __init__(self, options: Options, tokens: TokenLookup) -> None:
-        self._find = tokens
+    def __init__(self, options: Options, context: IdentityContext) -> None:
+        self._find = context.tokens
 
     def identify(self, headers: Mapping[str, str]) -> Actor:
         secret = presented_token(headers)

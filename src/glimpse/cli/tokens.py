@@ -1,4 +1,4 @@
-"""`glimpse token create | list | revoke`: Glimpse's own API tokens."""
+"""`glimpse token create | list | revoke`: Glimpse's own API tokens (identity mode `tokens`)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,43 @@ import re
 import secrets
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from glimpse.auth import tokens
-from glimpse.auth.identity import TokenRecord, roles_from
+from glimpse.auth.identity import roles_from
 from glimpse.errors import ConfigError, GlimpseError
-from glimpse.model import utcnow
+from glimpse.model import TokenRecord, utcnow
 from glimpse.registry import db
 from glimpse.registry.tokens import TokenRegistry
-from glimpse.server import prepare_registry
 from glimpse.settings import Settings
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    prepare_registry(settings)
+def add_parser(commands: Any) -> None:
+    token = commands.add_parser("token", help="manage API tokens (identity mode 'tokens')")
+    token_commands = token.add_subparsers(dest="action", required=True)
+    create = token_commands.add_parser("create", help="make a token; its secret is shown once")
+    create.add_argument("--project", required=True, help="project the token acts for")
+    create.add_argument("--user", required=True, help="user the token belongs to")
+    create.add_argument(
+        "--roles",
+        default="member,reader",
+        help="comma-separated roles (default member,reader); as in Keystone, admin implies "
+        "member and member implies reader",
+    )
+    create.add_argument(
+        "--expires",
+        help="expiry: an ISO 8601 time (2027-01-31T12:00:00Z) or a duration (90m, 12h, 30d)",
+    )
+    token_commands.add_parser("list", help="list tokens (never their secrets)")
+    revoke = token_commands.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id", help="token id, as shown by create and list")
+
+
+def run(args: argparse.Namespace, settings: Settings, environ: dict[str, str]) -> int:
+    db.prepare(settings.registry_url)
     engine = db.connect(settings.registry_url, 1)
     registry = TokenRegistry(engine)
     now = utcnow().replace(microsecond=0)

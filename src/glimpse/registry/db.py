@@ -116,3 +116,24 @@ def head_revision(engine: Engine) -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+
+
+def prepare(url: str) -> None:
+    """Migrate an embedded SQLite registry; require an up-to-date schema elsewhere."""
+    engine = connect(url, 1)
+    try:
+        current = current_revision(engine)
+        if current == HEAD:
+            return
+        if engine.url.get_backend_name() == "sqlite":
+            if current is None and is_empty(engine):
+                create(engine)
+            else:
+                upgrade(engine)
+            return
+        raise ConfigError(
+            f"the registry schema is at revision {current}, not {HEAD}: "
+            "run `glimpse db upgrade` first"
+        )
+    finally:
+        engine.dispose()

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.engine import Row
 
-from glimpse.auth.identity import TokenRecord
 from glimpse.errors import NotFound
+from glimpse.model import TokenRecord
 from glimpse.registry.tables import api_tokens
 
 _COLUMNS = [

@@ -1,16 +1,44 @@
-"""The Store protocol every driver implements.
+"""The Store protocol every driver implements, and what drivers are given.
 
-A driver is a class with a frozen ``Options`` dataclass, the URL ``schemes`` it
-serves and a ``writable`` flag. Data moves as chunked iterators so memory stays
-flat whatever the image size.
+A driver is a class with a frozen ``Options`` dataclass (its ``[stores.<name>]``
+table), the URL ``schemes`` its locations use and a ``writable`` flag; it is
+built as ``cls(options, context)``. Data moves as chunked iterators so memory
+stays flat whatever the image size. A read answers with a ``Source``, so
+callers never open a driver's objects themselves and a caching layer can sit
+between the service and any store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, ClassVar, Protocol
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Protocol
 
-from glimpse import plugins
+
+@dataclass(frozen=True)
+class StoreContext:
+    """What drivers may need from the deployment, beside their own options.
+
+    ``data_dir`` is the deployment's data directory (embedded defaults live
+    under it); ``hash_algo`` is the multihash algorithm images are hashed with.
+    """
+
+    data_dir: Path
+    hash_algo: str
+
+
+class Source(Protocol):
+    """The bytes stored at one location, ready to be read."""
+
+    #: Bytes stored, when the store knows without reading them.
+    size: int | None
+    #: A filesystem path holding the bytes, for zero-copy sending; None if remote.
+    local_path: str | None
+
+    def chunks(self, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """Yield the bytes from ``start``, ``length`` of them or to the end."""
+        ...
 
 
 class Store(Protocol):
@@ -30,23 +58,10 @@ class Store(Protocol):
         """
         ...
 
-    def get(self, location: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
-        """Yield the bytes at ``location`` from ``start``, ``length`` bytes or to the end.
-
-        Raises ObjectNotFound when nothing is stored there.
-        """
-        ...
-
-    def local_path(self, location: str) -> str | None:
-        """A filesystem path holding the bytes, for zero-copy sending; None if remote."""
+    def open(self, location: str) -> Source:
+        """The bytes at ``location``; ObjectNotFound when nothing is stored there."""
         ...
 
     def delete(self, location: str) -> None:
         """Remove the object; a missing object is not an error."""
         ...
-
-
-def build(name: str, cls: type[Any], options: Mapping[str, Any]) -> Store:
-    """Construct driver ``name`` from its raw option table, validating keys and types."""
-    store: Store = cls(plugins.options(cls.Options, options, f"stores.{name}"))
-    return store

@@ -18,6 +18,8 @@ from typing import BinaryIO, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from glimpse.errors import ObjectNotFound, StoreFull, StoreUnavailable
+from glimpse.options import option
+from glimpse.store.base import StoreContext
 
 READ_CHUNK = 1 << 20
 PARTIAL_SUFFIX = ".partial"
@@ -31,10 +33,11 @@ class FileStore:
 
     @dataclass(frozen=True)
     class Options:
-        directory: str
+        directory: str = option("", "Directory of the image files; empty: <data_dir>/images.")
 
-    def __init__(self, options: Options) -> None:
-        self.directory = Path(options.directory).resolve()
+    def __init__(self, options: Options, context: StoreContext) -> None:
+        directory = Path(options.directory or context.data_dir / "images")
+        self.directory = directory.resolve()
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def put(self, key: str, chunks: Iterable[bytes]) -> str:
@@ -66,18 +69,15 @@ class FileStore:
             raise
         return target.as_uri()
 
-    def get(self, location: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+    def open(self, location: str) -> FileSource:
         path = self._path_for_location(location)
         try:
-            file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the generator
+            size = path.stat().st_size
         except FileNotFoundError:
             raise ObjectNotFound(f"no data at {location}") from None
         except OSError as exc:
             raise _store_error(exc) from None
-        return _read(file, start, length)
-
-    def local_path(self, location: str) -> str | None:
-        return str(self._path_for_location(location))
+        return FileSource(size, str(path))
 
     def delete(self, location: str) -> None:
         try:
@@ -101,6 +101,23 @@ class FileStore:
         if path.parent != self.directory:
             raise ObjectNotFound(f"location outside the store: {location}")
         return path
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """One image file: its size, its path for zero-copy sending, and ranged reads."""
+
+    size: int
+    local_path: str
+
+    def chunks(self, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        try:
+            file = open(self.local_path, "rb", buffering=0)  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            raise ObjectNotFound(f"no data at {self.local_path}") from None
+        except OSError as exc:
+            raise _store_error(exc) from None
+        return _read(file, start, length)
 
 
 def _read(file: BinaryIO, start: int, length: int | None) -> Iterator[bytes]:

@@ -1,25 +1,22 @@
-"""Test support: run a real Glimpse server process, and the store contract suite.
+"""A real `glimpse serve` child process on a free loopback port, for tests and benchmarks.
 
-Used by Glimpse's own tests and available to third-party store drivers.
+Standard library only, so the benchmarks can use it without the server's dependencies.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from glimpse.errors import ObjectNotFound
-from glimpse.store.base import Store
+from urllib.parse import urlsplit
 
 
 def free_port() -> int:
@@ -27,6 +24,62 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def answers(url: str, path: str = "/versions", timeout: float = 2.0) -> bool:
+    """Whether ``GET url+path`` answers 200 (``url`` is ``http://host:port``)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+def wait_until_answers(
+    url: str,
+    alive: Callable[[], bool],
+    timeout: float,
+    *,
+    ready: Callable[[], bool] | None = None,
+    interval: float = 0.05,
+) -> bool:
+    """Poll until ``GET url/versions`` has answered 200 and ``ready()`` (if given) holds.
+
+    Returns True then, False as soon as ``alive()`` is false (the server exited) or
+    after ``timeout`` seconds; the caller tells the two apart by asking ``alive()``.
+    Once the server has answered it is not asked again; only ``ready()`` is.
+    """
+    deadline = time.monotonic() + timeout
+    answered = False
+    while alive():
+        answered = answered or answers(url)
+        if answered and (ready is None or ready()):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return False
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """SIGTERM the process group led by ``process`` (started with ``start_new_session``);
+    SIGKILL it when the leader has not exited after ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)
+    except ProcessLookupError:
+        process.wait(timeout=timeout)
 
 
 @dataclass
@@ -78,23 +131,13 @@ class ServerProcess:
             start_new_session=True,
         )
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"glimpse serve exited early:\n{self.log()}")
-            if self._answers():
-                return
-            time.sleep(0.05)
+        process = self.process
+        if wait_until_answers(self.url, lambda: process.poll() is None, timeout):
+            return
+        if process.poll() is not None:
+            raise RuntimeError(f"glimpse serve exited early:\n{self.log()}")
         self.stop()
         raise RuntimeError(f"glimpse serve did not answer within {timeout}s:\n{self.log()}")
-
-    def _answers(self) -> bool:
-        url = f"{self.url}/versions"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our loopback URL
-                return bool(response.status == 200)
-        except (OSError, urllib.error.URLError):
-            return False
 
     def log(self) -> str:
         path = self.data_dir / f"server-{self.port}.log"
@@ -110,41 +153,5 @@ class ServerProcess:
         return found
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=15)
-
-
-def run_store_contract(make_store: Callable[[], Store], tmp_chunks: int = 3) -> None:
-    """Check the behaviour every store driver promises (see store/base.py)."""
-    store = make_store()
-    data = [os.urandom(1 << 16) for _ in range(tmp_chunks)]
-    location = store.put("contract-object", iter(data))
-    whole = b"".join(data)
-    assert b"".join(store.get(location)) == whole
-    assert b"".join(store.get(location, 10, 100)) == whole[10:110]
-    assert b"".join(store.get(location, len(whole) - 5)) == whole[-5:]
-
-    def failing() -> Iterator[bytes]:
-        yield b"partial"
-        raise RuntimeError("client went away")
-
-    try:
-        store.put("contract-failed", failing())
-    except RuntimeError:
-        pass
-    else:
-        raise AssertionError("put() swallowed the error of its chunk source")
-    store.delete(location)
-    store.delete(location)  # deleting twice is not an error
-    try:
-        b"".join(store.get(location))
-    except ObjectNotFound:
-        pass
-    else:
-        raise AssertionError("get() of a deleted object did not raise ObjectNotFound")
+        if self.process is not None:
+            stop_group(self.process, timeout=15)

@@ -1,0 +1,57 @@
+"""The use cases, a module per job, composed here.
+
+``access`` (who sees what) and ``quotas`` (the rules of project limits) are the
+building blocks; ``images``, ``data``, ``sharing`` and ``usage`` hold the use
+cases and never import each other. ``Services.build`` wires them over the
+registry, the stores and the policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from glimpse.auth.policy import Policy
+from glimpse.auth.properties import PropertyProtections
+from glimpse.model import QuotaLimits
+from glimpse.registry.images import ImageRegistry
+from glimpse.registry.members import MemberRegistry
+from glimpse.service.access import Access
+from glimpse.service.data import DataService
+from glimpse.service.images import ImageService
+from glimpse.service.quotas import Quotas
+from glimpse.service.sharing import SharingService
+from glimpse.service.usage import UsageService
+from glimpse.settings import ImageSettings
+from glimpse.store.stores import Stores
+
+
+@dataclass(frozen=True)
+class Services:
+    """Every use case of the API, by job."""
+
+    images: ImageService
+    data: DataService
+    sharing: SharingService
+    usage: UsageService
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        images: ImageRegistry,
+        members: MemberRegistry,
+        stores: Stores,
+        settings: ImageSettings,
+        policy: Policy,
+        protections: PropertyProtections,
+        quota_limits: Mapping[str | None, QuotaLimits],
+    ) -> Services:
+        access = Access(images, members, policy, protections)
+        quotas = Quotas(images, quota_limits)
+        return cls(
+            images=ImageService(images, access, quotas, stores, settings),
+            data=DataService(access, quotas, stores, settings),
+            sharing=SharingService(access, members, settings.member_quota),
+            usage=UsageService(quotas),
+        )

@@ -1,0 +1,173 @@
+"""Use cases of image metadata: create, show, list, update, delete, tags, (de)activation.
+
+Each reads top to bottom in one method; inputs arrive parsed and validated
+(``NewImage``, ``PatchOp``), so what is left here is who may do what.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from glimpse import attributes
+from glimpse.auth.identity import Actor
+from glimpse.errors import Conflict, Forbidden, TagNotFound, TooLarge
+from glimpse.model import (
+    Image,
+    ListQuery,
+    MemberStatus,
+    NewImage,
+    PatchOp,
+    Status,
+    Visibility,
+    utcnow,
+)
+from glimpse.registry.images import ImageRegistry
+from glimpse.service.access import Access, Seen
+from glimpse.service.quotas import Quotas
+from glimpse.settings import ImageSettings
+from glimpse.store.stores import Stores
+
+
+@dataclass(frozen=True)
+class ImageService:
+    """Image records under the policy: everything but their bytes."""
+
+    registry: ImageRegistry
+    access: Access
+    quotas: Quotas
+    stores: Stores
+    settings: ImageSettings
+
+    def create(self, actor: Actor, request: NewImage) -> Image:
+        """Register a new queued image."""
+        for name in request.properties:
+            self.access.require_property(actor, name, "create")
+        image_id = request.id or str(uuid.uuid4())
+        image = Image.create(request, image_id, actor.project, utcnow())
+        seen = Seen(image, None)
+        self.access.require("add_image", actor, seen)
+        self.access.require_visibility(actor, seen, image.visibility)
+        self._check_limits(image)
+        self.quotas.add_image(image)
+        return self.access.readable(actor, image)
+
+    def get(self, actor: Actor, image_id: str) -> Image:
+        """An image the caller may see, as it may read it; ImageNotFound otherwise."""
+        return self.access.readable(actor, self.access.see(actor, image_id).image)
+
+    def list(self, actor: Actor, query: ListQuery) -> list[Image]:
+        self.access.policy.require("get_images", actor, {"project_id": actor.project})
+        status = None if query.member_status == "all" else MemberStatus(query.member_status)
+        found = self.registry.list(query, self.access.scope(actor).listing(status))
+        return [self.access.readable(actor, image) for image in found]
+
+    def update(self, actor: Actor, image_id: str, ops: Iterable[PatchOp]) -> Image:
+        """Apply a whole JSON patch, then save once."""
+        seen = self.access.see(actor, image_id)
+        image = seen.image
+        updated = image
+        properties = dict(image.properties)
+        for op in ops:
+            name = op.name
+            # Per operation, as Glance: a visibility change needs its own rule
+            # first (even to the value it has), then every change modify_image.
+            if name == "visibility" and isinstance(op.value, Visibility):
+                self.access.require_visibility(actor, seen, op.value)
+            self.access.require("modify_image", actor, seen)
+            if name in attributes.SETTABLE:
+                updated = self._set_attribute(actor, updated, op)
+                continue
+            readable = name in properties and self.access.can_read_property(actor, name)
+            if op.op == "remove":
+                if not readable:
+                    raise Conflict(f"Property {name} does not exist.")
+                self.access.require_property(actor, name, "delete")
+                del properties[name]
+                continue
+            if op.op == "replace" and not readable:
+                raise Conflict(f"Property {name} does not exist.")
+            self.access.require_property(actor, name, "update" if readable else "create")
+            if op.value is None:
+                properties.pop(name, None)
+            else:
+                properties[name] = str(op.value)
+        updated = updated.with_properties(properties)
+        if updated == image:
+            return self.access.readable(actor, image)
+        updated = updated.touched(utcnow())
+        self._check_limits(updated)
+        return self.access.readable(actor, self.registry.save(updated, image))
+
+    def _set_attribute(self, actor: Actor, image: Image, op: PatchOp) -> Image:
+        name = op.name
+        if op.op == "remove":
+            raise Forbidden(f"Properties {name} cannot be removed.")
+        if name in ("container_format", "disk_format") and image.status not in (
+            Status.QUEUED,
+            Status.IMPORTING,
+        ):
+            raise Forbidden(f"Attribute {name} can be only replaced for a queued image.")
+        if name == "owner" and op.value != image.owner and not self.access.is_admin(actor):
+            raise Forbidden("Attribute 'owner' may be changed by an admin only.")
+        return image.with_attribute(name, op.value)
+
+    def delete(self, actor: Actor, image_id: str) -> None:
+        """Mark the image deleted, then remove its bytes after the commit."""
+        seen = self.access.see(actor, image_id)
+        self.access.require("delete_image", actor, seen)
+        image = seen.image
+        deleted = image.deleted(utcnow())
+        if image.status == Status.SAVING:
+            self.quotas.end_upload(deleted, image)  # gives back the room the upload held
+        else:
+            self.registry.save(deleted, image)
+        if image.location is not None:
+            self.stores.discard(image.location)
+
+    def add_tag(self, actor: Actor, image_id: str, tag: str) -> None:
+        seen = self.access.see(actor, image_id)
+        self.access.require("modify_image", actor, seen)
+        image = seen.image
+        attributes.tag_value(tag)
+        if tag in image.tags:
+            return
+        updated = image.with_tags((*image.tags, tag)).touched(utcnow())
+        self._check_limits(updated)
+        self.registry.save(updated, image)
+
+    def remove_tag(self, actor: Actor, image_id: str, tag: str) -> None:
+        seen = self.access.see(actor, image_id)
+        self.access.require("modify_image", actor, seen)
+        image = seen.image
+        if tag not in image.tags:
+            raise TagNotFound(f"Tag {tag} not found on image {image_id}.")
+        tags = tuple(t for t in image.tags if t != tag)
+        self.registry.save(image.with_tags(tags).touched(utcnow()), image)
+
+    def deactivate(self, actor: Actor, image_id: str) -> None:
+        seen = self.access.see(actor, image_id)
+        self.access.require("deactivate", actor, seen)
+        self._save_if_changed(seen.image, seen.image.deactivated(utcnow()))
+
+    def reactivate(self, actor: Actor, image_id: str) -> None:
+        seen = self.access.see(actor, image_id)
+        self.access.require("reactivate", actor, seen)
+        self._save_if_changed(seen.image, seen.image.reactivated(utcnow()))
+
+    def _save_if_changed(self, image: Image, changed: Image) -> None:
+        if changed is not image:
+            self.registry.save(changed, image)
+
+    def _check_limits(self, image: Image) -> None:
+        if len(image.properties) > self.settings.property_quota:
+            raise TooLarge(
+                f"Maximum number of image properties exceeded: {len(image.properties)} "
+                f"given, limit is {self.settings.property_quota}"
+            )
+        if len(image.tags) > self.settings.tag_quota:
+            raise TooLarge(
+                f"Maximum number of tags exceeded: {len(image.tags)} given, "
+                f"limit is {self.settings.tag_quota}"
+            )
