@@ -21,7 +21,7 @@ from glimpse.auth.identity import Identity, IdentityContext
 from glimpse.auth.policy import Policy
 from glimpse.auth.properties import PropertyProtections
 from glimpse.digest import check_algorithm
-from glimpse.errors import GlimpseError
+from glimpse.errors import ConfigError, GlimpseError
 from glimpse.registry import db
 from glimpse.registry.images import ImageRegistry
 from glimpse.registry.members import MemberRegistry
@@ -48,6 +48,14 @@ def build_stores(settings: Settings) -> Stores:
 def build_identity(settings: Settings, tokens: TokenRegistry) -> Identity:
     """The identity driver named by ``identity.mode``, with its ``[identity.<mode>]`` table."""
     mode = settings.identity.mode
+    for other in settings.identity.drivers:
+        if other != mode:
+            # A table for a mode that is not chosen is a settings slip: the server
+            # would otherwise run in another mode (perhaps 'none') without a word.
+            raise ConfigError(
+                f"settings have an [identity.{other}] table, but identity.mode is {mode!r}: "
+                f"set identity.mode = {other!r} or remove the table"
+            )
     cls = plugins.load("glimpse.identity", mode)
     raw = settings.identity.drivers.get(mode, {})
     identity: Identity = cls(

@@ -284,10 +284,18 @@ def property_value(name: str, value: Any) -> str | None:
         # re.match, as ever: "$" also matches before a final newline.
         pattern = TYPED_PROPERTIES[name]
         if isinstance(value, str) and (pattern is None or re.match(pattern, value)):
-            return value
+            return _bounded(name, value)
         raise _violation(name, value, "a string" + (f" matching {pattern}" if pattern else ""))
     if not isinstance(value, str):
         raise _violation(name, value, "a string")
+    return _bounded(name, value)
+
+
+def _bounded(name: str, value: str) -> str:
+    """Property values are capped like their names, as Glance caps them: one property
+    must not make an image record (and every list page that shows it) megabytes long."""
+    if len(value) > MAX_STRING:
+        raise _violation(name, value, f"a string of at most {MAX_STRING} characters")
     return value
 
 

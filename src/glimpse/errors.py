@@ -6,7 +6,7 @@ GlimpseError
   NotFound       ImageNotFound, MemberNotFound, ObjectNotFound, TagNotFound
   Conflict       InvalidTransition, Duplicate, Gone
   Forbidden
-  Invalid        SchemaViolation, ChecksumMismatch, SizeMismatch, ClientGone,
+  Invalid        SchemaViolation, InvalidMarker, ChecksumMismatch, SizeMismatch, ClientGone,
                  RangeNotSatisfiable
   TooLarge       QuotaExceeded, StoreFull
   UnsupportedMedia  UnsupportedPatchMedia
@@ -87,6 +87,13 @@ class Invalid(GlimpseError):
 
 class SchemaViolation(Invalid):
     pass
+
+
+class InvalidMarker(Invalid):
+    """A list marker that names no image the caller may see."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__(f"Invalid marker. Image {marker} could not be found.")
 
 
 class ChecksumMismatch(Invalid):

@@ -10,6 +10,7 @@ gracefully (a reload); SIGTERM and SIGINT drain and stop.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from pathlib import Path
@@ -35,6 +36,7 @@ def run(settings: Settings, environ: dict[str, str]) -> None:
     from glimpse.app import build_app
 
     build_app(settings)
+    _report(settings)
 
     server = settings.server
     tls = {}
@@ -56,3 +58,33 @@ def run(settings: Settings, environ: dict[str, str]) -> None:
         respawn_failed_workers=True,
         **tls,  # type: ignore[arg-type]
     ).serve()
+
+
+def _report(settings: Settings) -> None:
+    """Say at start-up what an operator must know: who is trusted, and what is exposed."""
+    mode = settings.identity.mode
+    host = settings.server.host
+    log.info("identity mode: %s", mode)
+    if not _loopback(host):
+        if mode == "none":
+            log.warning(
+                "identity mode 'none' makes every caller an admin, and the server listens "
+                "on %s, beyond loopback",
+                host,
+            )
+        if not settings.server.public_endpoint:
+            log.warning(
+                "server.public_endpoint is not set: version documents and Location headers "
+                "name the host each request's Host header claims"
+            )
+    for warning in db.exposed_files(settings.registry_url):
+        log.warning("%s", warning)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -151,6 +151,23 @@ class Keystone:
         user_id, role_id = self._find("users", user), self._find("roles", role)
         self._put(f"/system/users/{user_id}/roles/{role_id}")
 
+    def assign_domain_role(self, user: str, role: str) -> None:
+        """Give `user` the role `role` on the Default domain, so it can get domain-scoped tokens."""
+        user_id, role_id = self._find("users", user), self._find("roles", role)
+        self._put(f"/domains/{DOMAIN}/users/{user_id}/roles/{role_id}")
+
+    def domain_token(self, user: str, password: str) -> str:
+        """Issue a token scoped to the Default domain: it names no project."""
+        return self._issue(
+            v3.Password(
+                auth_url=self.auth_url,
+                username=user,
+                password=password,
+                user_domain_id=DOMAIN,
+                domain_id=DOMAIN,
+            )
+        )
+
     def register_image_service(self, url: str, name: str = IMAGE_SERVICE_NAME) -> str:
         """Put an `image` service with public, internal and admin endpoints at `url` in the catalog.
 

@@ -12,7 +12,8 @@ the two that check a token.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -35,6 +36,18 @@ class Actor:
     system_scope: str | None = None
 
 
+log = logging.getLogger(__name__)
+
+#: The headers an authenticating proxy sets, in trusted-headers mode.
+TRUSTED_HEADERS = (
+    "x-identity-status",
+    "x-user-id",
+    "x-project-id",
+    "x-tenant-id",
+    "x-roles",
+    "openstack-system-scope",
+)
+
 #: Finds a token by the hash of its secret; the registry provides it.
 TokenLookup = Callable[[str], TokenRecord | None]
 
@@ -46,13 +59,32 @@ class IdentityContext:
     tokens: TokenLookup
 
 
+class RequestHeaders(Protocol):
+    """A request's headers, case-insensitive, with every value of a repeated header."""
+
+    def getlist(self, key: str) -> list[str]: ...
+
+
 class Identity(Protocol):
     """Turns request headers into an Actor, or raises Unauthenticated."""
 
     #: ``identify`` waits on I/O (a database, a remote service): call it off the event loop.
     blocking: ClassVar[bool]
 
-    def identify(self, headers: Mapping[str, str]) -> Actor: ...
+    def identify(self, headers: RequestHeaders) -> Actor: ...
+
+
+def single(headers: RequestHeaders, name: str) -> str | None:
+    """The one value of identity header ``name``; Unauthenticated when it is repeated.
+
+    A proxy that appends its header to the client's instead of replacing it
+    would otherwise let the client's copy win.
+    """
+    values = headers.getlist(name)
+    if len(values) > 1:
+        log.warning("refused a request with %d %s headers", len(values), name)
+        raise Unauthenticated(f"Authentication required: the {name} header is repeated.")
+    return values[0] if values else None
 
 
 def roles_from(text: str) -> frozenset[str]:
@@ -74,7 +106,7 @@ class NoneIdentity:
             project=options.project, user=None, roles=frozenset({"admin", "member", "reader"})
         )
 
-    def identify(self, headers: Mapping[str, str]) -> Actor:
+    def identify(self, headers: RequestHeaders) -> Actor:
         return self.actor
 
 
@@ -85,7 +117,9 @@ class TrustedHeadersIdentity:
     ``X-Identity-Status: Confirmed``, ``X-User-Id``, ``X-Project-Id`` (or
     ``X-Tenant-Id``), ``X-Roles`` and ``OpenStack-System-Scope``. Anyone who can
     reach the service directly can claim any identity, so this mode is only
-    for a service that only the proxy can reach.
+    for a service that only the proxy can reach. A repeated identity header, or
+    project headers that disagree, are refused (401): a proxy that appends
+    rather than replaces would otherwise let what the client sent count.
     """
 
     blocking: ClassVar[bool] = False
@@ -97,15 +131,19 @@ class TrustedHeadersIdentity:
     def __init__(self, options: Options, context: IdentityContext) -> None:
         pass
 
-    def identify(self, headers: Mapping[str, str]) -> Actor:
+    def identify(self, headers: RequestHeaders) -> Actor:
+        found = {name: single(headers, name) for name in TRUSTED_HEADERS}
         # Compared exactly, as Glance does: "confirmed" is not "Confirmed".
-        if headers.get("x-identity-status") != "Confirmed":
+        if found["x-identity-status"] != "Confirmed":
             raise Unauthenticated("Authentication required: the identity was not confirmed.")
-        project = headers.get("x-project-id") or headers.get("x-tenant-id") or None
-        system = headers.get("openstack-system-scope") or None
+        project, tenant = found["x-project-id"], found["x-tenant-id"]
+        if project is not None and tenant is not None and project != tenant:
+            log.warning("refused a request whose X-Project-Id and X-Tenant-Id disagree")
+            raise Unauthenticated("Authentication required: X-Project-Id and X-Tenant-Id disagree.")
+        system = found["openstack-system-scope"] or None
         return Actor(
-            project=None if system else project,
-            user=headers.get("x-user-id") or None,
-            roles=roles_from(headers.get("x-roles", "")),
+            project=None if system else (project or tenant or None),
+            user=found["x-user-id"] or None,
+            roles=roles_from(found["x-roles"] or ""),
             system_scope=system,
         )

@@ -7,9 +7,10 @@ also keeps the service user's own token fresh. The caller's project, user,
 roles (Keystone includes implied roles in the token) and system scope come
 from the validated token. Valid tokens are cached for ``cache_seconds``, or
 until they expire if that is sooner, so a revoked token may keep working that
-long (keystonemiddleware's ``token_cache_time`` has the same trade-off). A
-401 carries ``WWW-Authenticate: Keystone uri="..."`` so clients know where to
-authenticate.
+long (keystonemiddleware's ``token_cache_time`` has the same trade-off).
+Refused tokens are cached for ``refusal_cache_seconds``, so random tokens do
+not cost a Keystone call each. A 401 carries ``WWW-Authenticate: Keystone
+uri="..."`` so clients know where to authenticate.
 
 keystoneauth1 is imported when this driver is built, so other modes never pay for it.
 """
@@ -17,18 +18,24 @@ keystoneauth1 is imported when this driver is built, so other modes never pay fo
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from cachetools import TTLCache
 
-from glimpse.auth.identity import Actor, IdentityContext
+from glimpse.auth.identity import Actor, IdentityContext, RequestHeaders
 from glimpse.auth.tokens import presented_token
 from glimpse.errors import ConfigError, Unauthenticated, Unavailable
 from glimpse.options import option
+
+log = logging.getLogger(__name__)
+_INVALID = "The token is not valid"
+#: What a client is told when Keystone fails; what failed goes to the log only, as
+#: Keystone's address and the transport's errors are the deployment's business.
+_UNAVAILABLE = "The identity service is unavailable"
 
 
 class KeystoneIdentity:
@@ -48,6 +55,12 @@ class KeystoneIdentity:
             300, "Seconds a validated token is believed without asking again.", minimum=0
         )
         cache_size: int = option(10000, "Validated tokens kept in the cache.", minimum=1)
+        refusal_cache_seconds: int = option(
+            10,
+            "Seconds a token Keystone refused is refused again without asking, so random "
+            "tokens cannot make Glimpse call Keystone once each.",
+            minimum=0,
+        )
         timeout: int = option(10, "Seconds to wait for Keystone.", minimum=1)
         www_authenticate_uri: str = option(
             "", "Keystone URL sent to clients in 401 challenges; default: auth_url's root."
@@ -81,9 +94,12 @@ class KeystoneIdentity:
         self._cache: TTLCache[str, tuple[Actor, datetime | None]] = TTLCache(
             maxsize=options.cache_size, ttl=options.cache_seconds
         )
+        self._refused: TTLCache[str, bool] = TTLCache(
+            maxsize=options.cache_size, ttl=max(options.refusal_cache_seconds, 1e-3)
+        )
         self._lock = threading.Lock()
 
-    def identify(self, headers: Mapping[str, str]) -> Actor:
+    def identify(self, headers: RequestHeaders) -> Actor:
         token = presented_token(headers)
         if token is None:
             raise Unauthenticated("Authentication required", self._challenge)
@@ -91,10 +107,18 @@ class KeystoneIdentity:
         now = datetime.now(UTC)
         with self._lock:
             cached = self._cache.get(key)
+            refused = key in self._refused
+        if refused:
+            raise Unauthenticated(_INVALID, self._challenge)
         if cached is not None and (cached[1] is None or cached[1] > now):
             found: Actor = cached[0]
             return found
-        actor, expires = self._validate(token)
+        try:
+            actor, expires = self._validate(token)
+        except Unauthenticated:
+            with self._lock:
+                self._refused[key] = True
+            raise
         with self._lock:
             self._cache[key] = (actor, expires)
         return actor
@@ -111,19 +135,19 @@ class KeystoneIdentity:
                 raise_exc=False,
             )
         except ks_exc.Unauthorized:
-            raise Unavailable(
-                "The identity service refused Glimpse's service credentials"
-            ) from None
+            log.error("Keystone refused Glimpse's service credentials")
+            raise Unavailable(_UNAVAILABLE) from None
         except ks_exc.ClientException as exc:
-            raise Unavailable(f"The identity service cannot be reached: {exc}") from None
+            log.error("Keystone cannot be reached at %s: %s", self._validate_url, exc)
+            raise Unavailable(_UNAVAILABLE) from None
         if response.status_code == 404:  # Keystone's answer for an invalid subject token
-            raise Unauthenticated("The token is not valid", self._challenge)
+            raise Unauthenticated(_INVALID, self._challenge)
         if response.status_code == 401:  # our own token, even after keystoneauth re-authenticated
-            raise Unavailable("The identity service refused Glimpse's service credentials")
+            log.error("Keystone refused Glimpse's service credentials")
+            raise Unavailable(_UNAVAILABLE)
         if response.status_code != 200:
-            raise Unavailable(
-                f"The identity service answered {response.status_code} to a token validation"
-            )
+            log.error("Keystone answered %d to a token validation", response.status_code)
+            raise Unavailable(_UNAVAILABLE)
         info: Any = access.create(resp=response, body=response.json(), auth_token=token)
         system = info.system if info.system_scoped else None
         scope = None if system is None else ("all" if system.get("all") else str(system))

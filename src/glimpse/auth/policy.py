@@ -11,7 +11,9 @@ caller's project when the caller is a member of the image, plus its extra
 properties. Credentials are the caller's ``roles``, ``project_id``, ``user_id``
 and ``system_scope``. Glance scopes all of its rules to projects, so a
 system-scoped caller passes none of them (except the scope-less
-``context_is_admin`` and ``default``), as Glance with scope enforcement does.
+``context_is_admin`` and ``default``), as Glance with scope enforcement does;
+nor does a caller scoped to neither a project nor the system (a domain-scoped
+Keystone token, trusted headers without a project).
 """
 
 from __future__ import annotations
@@ -160,7 +162,7 @@ class Policy:
 
     def allowed(self, rule: str, actor: Actor, target: Mapping[str, Any]) -> bool:
         """Whether ``actor`` passes ``rule`` on ``target``."""
-        if actor.system_scope and rule not in _UNSCOPED:
+        if rule not in _UNSCOPED and (actor.system_scope or actor.project is None):
             return False
         return self._evaluate(rule, target, _credentials(actor))
 
@@ -170,7 +172,13 @@ class Policy:
             raise Forbidden(f"You are not authorized to complete {rule} action.")
 
     def is_admin(self, actor: Actor) -> bool:
-        """Glance's ``is_admin``: the caller passes ``context_is_admin``."""
+        """Glance's ``is_admin``: the caller passes ``context_is_admin``.
+
+        Never for a caller scoped to neither a project nor the system: an admin
+        role on a domain does not make one an admin of every project's images.
+        """
+        if actor.project is None and not actor.system_scope:
+            return False
         return self._evaluate("context_is_admin", {}, _credentials(actor))
 
     def _evaluate(self, rule: str, target: Mapping[str, Any], creds: Mapping[str, Any]) -> bool:

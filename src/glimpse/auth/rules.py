@@ -9,10 +9,14 @@ Glimpse reads the same language::
 
 A check ``kind:match`` is one of ``rule:NAME`` (another rule), ``role:NAME``
 (the caller holds the role, case-insensitive) or a generic check: ``match`` is
-formatted with the target (``%(key)s``; a missing key makes the check false)
-and compared, as a string, with either the literal ``kind`` (a quoted string,
-number or ``True``/``False``) or the caller's credential named by ``kind``
-(dotted paths reach into nested values; a list matches if any element does).
+formatted with the target (``%(key)s``; a missing key, or one whose value is
+null, makes the check false) and compared, as a string, with either the
+literal ``kind`` (a quoted string, number or ``True``/``False``) or the
+caller's credential named by ``kind``
+(dotted paths reach into nested values; a list matches if any element does; a
+null credential matches nothing). A missing value never matches: oslo.policy
+formats both sides, so a caller without a project would otherwise pass
+``project_id:%(project_id)s`` on an image without an owner ("None" == "None").
 ``not`` binds tighter than ``and``, which binds tighter than ``or``.
 
 Glimpse does not import oslo.policy itself: it costs 160 ms and 20 MiB per
@@ -158,6 +162,8 @@ class _MissingIsError(dict[str, Any]):
             if not isinstance(value, Mapping) or part not in value:
                 raise KeyError(key)
             value = value[part]
+        if value is None:
+            raise KeyError(key)
         return value
 
 
@@ -172,6 +178,8 @@ def _literal(kind: str) -> str | None:
 
 
 def _found(value: Any, path: Sequence[str], wanted: str) -> bool:
+    if value is None:
+        return False
     if not path:
         if isinstance(value, list | tuple | set | frozenset):
             return any(str(item) == wanted for item in value)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from glimpse.auth.identity import Actor, IdentityContext
+from glimpse.auth.identity import Actor, IdentityContext, RequestHeaders, single
 from glimpse.errors import Unauthenticated
 from glimpse.model import utcnow
 
@@ -40,12 +39,15 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def presented_token(headers: Mapping[str, str]) -> str | None:
-    """The token a request carries: ``X-Auth-Token`` or an ``Authorization: Bearer`` value."""
-    token = headers.get("x-auth-token")
+def presented_token(headers: RequestHeaders) -> str | None:
+    """The token a request carries: ``X-Auth-Token`` or an ``Authorization: Bearer`` value.
+
+    Either header repeated is refused, whichever copy a proxy added.
+    """
+    token = single(headers, "x-auth-token")
     if token:
         return token.strip()
-    scheme, _, value = headers.get("authorization", "").partition(" ")
+    scheme, _, value = (single(headers, "authorization") or "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return None
@@ -63,7 +65,7 @@ class TokenIdentity:
     def __init__(self, options: Options, context: IdentityContext) -> None:
         self._find = context.tokens
 
-    def identify(self, headers: Mapping[str, str]) -> Actor:
+    def identify(self, headers: RequestHeaders) -> Actor:
         secret = presented_token(headers)
         if secret is None:
             raise Unauthenticated(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +32,7 @@ def connect(url: str, pool_size: int = 5) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(parsed.database))
         engine = create_engine(
             parsed,
             pool_size=pool_size,
@@ -41,6 +44,43 @@ def connect(url: str, pool_size: int = 5) -> Engine:
     return create_engine(
         parsed, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True
     )
+
+
+def _create_private(database: Path) -> None:
+    """Create the data directory (0700) and the database file (0600) when missing.
+
+    The registry holds every project's image names, protected properties and
+    token hashes: no other local user may read it. SQLite gives its ``-wal``
+    and ``-shm`` files the mode of the database file.
+    """
+    database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def exposed_files(url: str) -> list[str]:
+    """Warnings about an embedded registry that other local users may read."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return []
+    database = Path(parsed.database)
+    found = []
+    for path, limit in (
+        (database.parent, 0o750),
+        (database, 0o600),
+        (database.with_name(database.name + "-wal"), 0o600),
+        (database.with_name(database.name + "-shm"), 0o600),
+    ):
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & ~limit:
+            found.append(
+                f"{path} has mode {mode:o}: other local users may read the registry; "
+                f"use chmod {limit:o}"
+            )
+    return found
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from glimpse.errors import ImageNotFound, Invalid
+from glimpse.errors import ImageNotFound, Invalid, InvalidMarker
 from glimpse.model import GONE, Filter, Grant, Image, ListQuery, Scope, Status, Usage, Visibility
 from glimpse.registry.ledger import ProjectLedger, usage_of
 from glimpse.registry.rows import BASE_COLUMNS, insert_image, save_image
@@ -253,7 +253,7 @@ def _after_marker(
         )
     ).first()
     if values is None:
-        raise Invalid(f"Invalid marker. Image {marker} could not be found.")
+        raise InvalidMarker(marker)
     # (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ..., with > or < per direction.
     clauses = []
     for i, (expr, direction) in enumerate(sort):

@@ -112,16 +112,32 @@ class Access:
 
 
 def _target(seen: Seen) -> dict[str, Any]:
-    """The policy target of an image, with Glance's keys."""
+    """The policy target of an image, with Glance's keys: every image attribute and
+    extra property, ``project_id`` for the owner and ``member_id`` for the caller's
+    membership, so operators' rules on any attribute mean what they say."""
     image = seen.image
     target: dict[str, Any] = {
         **image.properties,
         "id": image.id,
+        "name": image.name,
         "project_id": image.owner,
         "owner": image.owner,
         "visibility": image.visibility.value,
         "status": image.status.value,
         "protected": image.protected,
+        "os_hidden": image.os_hidden,
+        "container_format": image.container_format,
+        "disk_format": image.disk_format,
+        "min_disk": image.min_disk,
+        "min_ram": image.min_ram,
+        "size": image.size,
+        "virtual_size": image.virtual_size,
+        "checksum": image.checksum,
+        "os_hash_algo": image.os_hash_algo,
+        "os_hash_value": image.os_hash_value,
+        "created_at": image.created_at,
+        "updated_at": image.updated_at,
+        "tags": list(image.tags),
     }
     if seen.member is not None:
         target["member_id"] = seen.member.member

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 from glimpse import attributes
 from glimpse.auth.identity import Actor
-from glimpse.errors import Conflict, Forbidden, TagNotFound, TooLarge
+from glimpse.errors import (
+    Conflict,
+    Forbidden,
+    ImageNotFound,
+    InvalidMarker,
+    TagNotFound,
+    TooLarge,
+)
 from glimpse.model import (
     Image,
     ListQuery,
@@ -58,7 +65,20 @@ class ImageService:
         return self.access.readable(actor, self.access.see(actor, image_id).image)
 
     def list(self, actor: Actor, query: ListQuery) -> list[Image]:
+        """One page of the images the caller may see.
+
+        A marker the caller may not see is refused exactly as a missing one, so
+        paging cannot probe others' images. A filter on a property the caller
+        may not read behaves as if the property were absent: it matches nothing.
+        """
         self.access.policy.require("get_images", actor, {"project_id": actor.project})
+        if query.marker is not None:
+            try:
+                self.access.see(actor, query.marker)
+            except ImageNotFound:
+                raise InvalidMarker(query.marker) from None
+        if not all(self.access.can_read_property(actor, name) for name, _ in query.properties):
+            return []
         status = None if query.member_status == "all" else MemberStatus(query.member_status)
         found = self.registry.list(query, self.access.scope(actor).listing(status))
         return [self.access.readable(actor, image) for image in found]
@@ -79,7 +99,8 @@ class ImageService:
             if name in attributes.SETTABLE:
                 updated = self._set_attribute(actor, updated, op)
                 continue
-            readable = name in properties and self.access.can_read_property(actor, name)
+            exists = name in properties
+            readable = exists and self.access.can_read_property(actor, name)
             if op.op == "remove":
                 if not readable:
                     raise Conflict(f"Property {name} does not exist.")
@@ -88,7 +109,9 @@ class ImageService:
                 continue
             if op.op == "replace" and not readable:
                 raise Conflict(f"Property {name} does not exist.")
-            self.access.require_property(actor, name, "update" if readable else "create")
+            # An existing property is updated even when the caller cannot read it:
+            # "add" must not be a way around the update rule.
+            self.access.require_property(actor, name, "update" if exists else "create")
             if op.value is None:
                 properties.pop(name, None)
             else:

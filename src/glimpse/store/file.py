@@ -38,7 +38,7 @@ class FileStore:
     def __init__(self, options: Options, context: StoreContext) -> None:
         directory = Path(options.directory or context.data_dir / "images")
         self.directory = directory.resolve()
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def put(self, key: str, chunks: Iterable[bytes]) -> str:
         target = self._path_for_key(key)
