@@ -95,3 +95,21 @@ def make_token(
     assert done.returncode == 0, done.stderr
     created: dict[str, Any] = json.loads(done.stdout)
     return created
+
+
+def trusted(server: ServerProcess, identity: dict[str, str]) -> httpx.Client:
+    """A client whose identity headers a trusted-headers server believes."""
+    headers = {"X-Identity-Status": "Confirmed", "X-User-Id": "u", **identity}
+    return httpx.Client(base_url=server.url, headers=headers, timeout=30)
+
+
+def run_glimpse(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the `glimpse` command with only ``env`` (and a PATH) in its environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "glimpse", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+    )

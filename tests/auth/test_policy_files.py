@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from glimpse.testing import ServerProcess
+from helpers import trusted as client
 
 PATCH = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
 ADMIN = {"X-Project-Id": "ops", "X-Roles": "admin,member,reader"}
@@ -60,11 +61,6 @@ def policy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
     server.start()
     yield server
     server.stop()
-
-
-def client(server: ServerProcess, identity: dict[str, str]) -> httpx.Client:
-    headers = {"X-Identity-Status": "Confirmed", "X-User-Id": "u", **identity}
-    return httpx.Client(base_url=server.url, headers=headers, timeout=30)
 
 
 def create(api: httpx.Client, **fields: object) -> httpx.Response:

@@ -4,8 +4,6 @@ properties, list markers, value sizes and the registry's file modes."""
 from __future__ import annotations
 
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +11,8 @@ import httpx
 import pytest
 
 from glimpse.testing import ServerProcess, free_port
+from helpers import make_image, run_glimpse
+from helpers import trusted as client
 
 PATCH = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
 ADMIN = {"X-Project-Id": "ops", "X-Roles": "admin,member,reader"}
@@ -58,17 +58,8 @@ def secure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
     server.stop()
 
 
-def client(server: ServerProcess, identity: dict[str, str]) -> httpx.Client:
-    headers = {"X-Identity-Status": "Confirmed", "X-User-Id": "u", **identity}
-    return httpx.Client(base_url=server.url, headers=headers, timeout=30)
-
-
 def create(api: httpx.Client, **fields: object) -> dict[str, object]:
-    body = {"name": "s", "disk_format": "raw", "container_format": "bare", **fields}
-    response = api.post("/v2/images", json=body)
-    assert response.status_code == 201, response.text
-    created: dict[str, object] = response.json()
-    return created
+    return make_image(api, **{"name": "s", **fields})
 
 
 def patch(api: httpx.Client, image_id: object, *ops: dict[str, object]) -> httpx.Response:
@@ -210,20 +201,9 @@ def test_property_values_are_capped_at_255_characters(secure_server: ServerProce
 # -- files and start-up -----------------------------------------------------------------------
 
 
-def _glimpse(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "glimpse", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", **env},
-    )
-
-
 def test_the_registry_is_private_to_its_user(tmp_path: Path) -> None:
     data = tmp_path / "fresh" / "data"
-    done = _glimpse("db", "upgrade", env={"GLIMPSE_DATA_DIR": str(data)})
+    done = run_glimpse("db", "upgrade", env={"GLIMPSE_DATA_DIR": str(data)})
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     files = sorted(data.glob("glimpse.db*"))
@@ -232,16 +212,19 @@ def test_the_registry_is_private_to_its_user(tmp_path: Path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
+def _start_up_log(server: ServerProcess) -> str:
+    server.start()
+    try:
+        return server.log()
+    finally:
+        server.stop()
+
+
 def test_start_up_warns_about_what_is_exposed(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir(mode=0o755)
     data.chmod(0o755)
-    server = ServerProcess(data_dir=data, env={"GLIMPSE_SERVER__HOST": '"0.0.0.0"'})
-    server.start()
-    try:
-        log = server.log()
-    finally:
-        server.stop()
+    log = _start_up_log(ServerProcess(data_dir=data, env={"GLIMPSE_SERVER__HOST": '"0.0.0.0"'}))
     assert "identity mode: none" in log
     assert "makes every caller an admin" in log
     assert "server.public_endpoint is not set" in log
@@ -249,12 +232,7 @@ def test_start_up_warns_about_what_is_exposed(tmp_path: Path) -> None:
 
 
 def test_loopback_servers_do_not_warn(tmp_path: Path) -> None:
-    server = ServerProcess(data_dir=tmp_path / "quiet")
-    server.start()
-    try:
-        log = server.log()
-    finally:
-        server.stop()
+    log = _start_up_log(ServerProcess(data_dir=tmp_path / "quiet"))
     assert "identity mode: none" in log
     assert "beyond loopback" not in log
     assert "public_endpoint" not in log
@@ -275,7 +253,7 @@ def test_loopback_servers_do_not_warn(tmp_path: Path) -> None:
 def test_settings_slips_stop_start_up(tmp_path: Path, toml: str, named: str) -> None:
     config = tmp_path / "glimpse.toml"
     config.write_text(toml)
-    done = _glimpse(
+    done = run_glimpse(
         "--config",
         str(config),
         "serve",
