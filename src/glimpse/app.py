@@ -85,6 +85,9 @@ def build_app(settings: Settings) -> ASGIApp:
             Exception: api_errors.unexpected_error,
         },
     )
+    # Glance answers 404 for /v2/images/ and the like: no redirect to the path without
+    # the slash (which clients would follow into a 405).
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.services = services
     app.state.public_endpoint = settings.server.public_endpoint

@@ -18,6 +18,7 @@ from glimpse.errors import Forbidden, SchemaViolation
 from glimpse.model import CONTAINER_FORMATS, DISK_FORMATS, Status, Visibility
 
 MAX_STRING: Final = 255
+INT32_MAX: Final = (1 << 31) - 1
 #: The UUID pattern the schema serves (for ids, kernel_id, ramdisk_id, members, tasks).
 UUID_PATTERN: Final = (
     r"^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$"
@@ -58,6 +59,8 @@ class Attribute:
     # -- validation only; none of these is served -------------------------------------------
     #: Least integer accepted where Glance's document says only "integer".
     checked_minimum: int | None = None
+    #: Greatest integer the registry's column holds (32-bit for min_ram, min_disk).
+    checked_maximum: int | None = None
     #: Wording of the violation message where it is not derived from the row.
     expected: str | None = None
     #: Turns an accepted value into what the model holds.
@@ -164,13 +167,18 @@ _ROWS: Final = (
     ),
     _read_only("direct_url", "string", "URL to access the image file kept in external store"),
     _settable(
-        "min_ram", "integer", "Amount of ram (in MB) required to boot image.", checked_minimum=0
+        "min_ram",
+        "integer",
+        "Amount of ram (in MB) required to boot image.",
+        checked_minimum=0,
+        checked_maximum=INT32_MAX,
     ),
     _settable(
         "min_disk",
         "integer",
         "Amount of disk space (in GB) required to boot image.",
         checked_minimum=0,
+        checked_maximum=INT32_MAX,
     ),
     _read_only("self", "string", "An image self url"),
     _read_only("file", "string", "An image file url"),
@@ -327,6 +335,7 @@ def _accepts(row: Attribute, value: Any) -> bool:
             isinstance(value, int)
             and not isinstance(value, bool)
             and (row.checked_minimum is None or value >= row.checked_minimum)
+            and (row.checked_maximum is None or value <= row.checked_maximum)
         )
     if row.json_type == "array":
         items = row.items or {}
@@ -357,7 +366,8 @@ def _expected(row: Attribute) -> str:
         return "a boolean"
     if row.json_type == "integer":
         least = "" if row.checked_minimum is None else f" of at least {row.checked_minimum}"
-        return f"an integer{least}"
+        most = "" if row.checked_maximum is None else f" and at most {row.checked_maximum}"
+        return f"an integer{least}{most}"
     if row.json_type == "array":
         longest = (row.items or {}).get("maxLength")
         return "a list of strings" + (f" of at most {longest} characters" if longest else "")

@@ -69,10 +69,6 @@ class ImageSettings:
     tag_quota: int = option(128, "Tags allowed per image.", minimum=0)
     member_quota: int = option(128, "Members allowed per image.", minimum=0)
     json_body_limit: int = option(1 << 20, "Largest JSON request body, in bytes.", minimum=1)
-    import_methods: tuple[str, ...] = option(
-        ("glance-direct", "web-download", "copy-image"),
-        "Import methods advertised on image creation.",
-    )
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,16 @@ from glimpse.service.data import Download
 from glimpse.store.base import Source
 
 OCTET_STREAM = "application/octet-stream"
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_RANGE = re.compile(r"bytes *= *([0-9]*) *- *([0-9]*)", re.IGNORECASE)
+_CONTENT_RANGE = re.compile(r"^bytes ([0-9]+)-([0-9]+)/([0-9]+|\*)$")
+_DIGITS = re.compile(r"[0-9]{1,20}")
+#: The largest size an image can declare: the registry's 64-bit column.
+MAX_SIZE = (1 << 63) - 1
+
+
+def _offset(digits: str) -> int:
+    """A byte offset from ASCII digits; any offset past MAX_SIZE is past every image."""
+    return int(digits) if len(digits) <= 19 else MAX_SIZE + 1
 
 
 @dataclass
@@ -70,8 +78,12 @@ def _declared_size(request: Request) -> int | None:
         if raw is None:
             continue
         raw = raw.strip()
-        if not raw.isdigit():
-            raise Invalid(f"{header} must be a non-negative integer, not {raw!r}")
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+        if not _DIGITS.fullmatch(raw) or int(raw) > MAX_SIZE:
+            shown = raw if len(raw) <= 40 else raw[:40] + "..."
+            raise Invalid(f"{header} must be a non-negative integer, not {shown!r}")
+        if header == "x-openstack-image-size" and int(raw) == 0:
+            continue  # Glance takes a declared size of 0 as none declared
         return int(raw)
     return None
 
@@ -97,12 +109,10 @@ def _send(found: Download, request: Request) -> Response:
 
 upload = endpoint(
     read_upload,
-    lambda c: c.services.data.upload(
-        c.actor, c.path["image_id"], c.input.blocks(), c.input.expected_size
-    ),
+    lambda c: c.services.data.upload(c.actor, c.image_id, c.input.blocks(), c.input.expected_size),
     no_content,
 )
-download = endpoint(no_body, lambda c: c.services.data.download(c.actor, c.path["image_id"]), _send)
+download = endpoint(no_body, lambda c: c.services.data.download(c.actor, c.image_id), _send)
 
 
 def _requested_range(request: Request, size: int) -> tuple[int, int] | None:
@@ -111,18 +121,20 @@ def _requested_range(request: Request, size: int) -> tuple[int, int] | None:
     if header is not None:
         if "," in header:
             raise Invalid("Multiple byte ranges are not supported.")
-        match = _RANGE.match(header.strip())
+        # As Glance (webob) reads it: the unit in any case, spaces around "=" and "-";
+        # a range that does not parse cannot be satisfied (416, not 400).
+        match = _RANGE.fullmatch(header.strip())
         if match is None or match.groups() == ("", ""):
-            raise Invalid(f"Malformed Range header {header!r}")
+            raise RangeNotSatisfiable(size)
         first, last = match.groups()
         if first == "":
-            suffix = int(last)
+            suffix = _offset(last)
             if suffix == 0 or size == 0:
                 raise RangeNotSatisfiable(size)
             return max(0, size - suffix), size - 1
-        start = int(first)
-        end = size - 1 if last == "" else min(int(last), size - 1)
-        if start >= size or (last != "" and int(last) < start):
+        start = _offset(first)
+        end = size - 1 if last == "" else min(_offset(last), size - 1)
+        if start >= size or (last != "" and _offset(last) < start):
             raise RangeNotSatisfiable(size)
         return start, end
     legacy = request.headers.get("content-range")
@@ -130,7 +142,7 @@ def _requested_range(request: Request, size: int) -> tuple[int, int] | None:
         match = _CONTENT_RANGE.match(legacy.strip())
         if match is None:
             raise Invalid(f"Malformed Content-Range header {legacy!r}")
-        start, end = int(match.group(1)), int(match.group(2))
+        start, end = _offset(match.group(1)), _offset(match.group(2))
         if start > end or start >= size:
             raise RangeNotSatisfiable(size)
         return start, min(end, size - 1)

@@ -14,10 +14,9 @@ from glimpse.model import Image, ListQuery
 
 
 def _created(image: Image, request: Request) -> Response:
+    # No OpenStack-image-import-methods header: no import method is implemented yet,
+    # and clients that follow the header would meet 404s.
     headers = {"Location": f"{request.base_url}v2/images/{image.id}"}
-    methods = settings(request).images.import_methods
-    if methods:
-        headers["OpenStack-image-import-methods"] = ",".join(methods)
     return json_response(image_view(image), 201, headers)
 
 

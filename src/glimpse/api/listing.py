@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import urlencode
 
+from glimpse.attributes import MAX_STRING
 from glimpse.errors import Invalid
 from glimpse.model import Filter, ListQuery, Visibility
 
@@ -51,6 +52,16 @@ DATE_OPS = ("gt", "gte", "lt", "lte", "neq", "eq")
 TEXT_COLUMNS = ("owner", "checksum", "os_hash_algo", "os_hash_value")
 INT_COLUMNS = ("size", "virtual_size", "min_disk", "min_ram")
 MEMBER_STATUSES = ("pending", "accepted", "rejected", "all")
+#: The largest value each integer column holds: sizes are 64-bit, the rest 32-bit.
+_COLUMN_LIMITS = {
+    "size": (1 << 63) - 1,
+    "virtual_size": (1 << 63) - 1,
+    "min_disk": (1 << 31) - 1,
+    "min_ram": (1 << 31) - 1,
+}
+#: Tag and property filters one list may combine; each is a subquery, and databases
+#: bound how deep one expression may go.
+MAX_MATCHES = 256
 VISIBILITIES = (*(v.value for v in Visibility), "all")
 
 _FIRST_VALUE = frozenset({"limit", "marker", "member_status", "sort"})
@@ -149,6 +160,7 @@ def parse_list_query(
         elif key in _BOUNDS:
             column, op = _BOUNDS[key]
             bound = _integer(value, "Unable to filter on a range with a non-numeric value.")
+            _check_range(key, column, bound)
             if key == "size_min":
                 size_min = bound
             elif key == "size_max":
@@ -163,14 +175,23 @@ def parse_list_query(
             conditions.append(Filter(key, "eq", value))
         elif key in INT_COLUMNS:
             message = f"Unable to filter on {key} with a non-numeric value."
-            conditions.append(Filter(key, "eq", _integer(value, message)))
+            number = _integer(value, message)
+            _check_range(key, key, number)
+            conditions.append(Filter(key, "eq", number))
         else:
             properties.append((key, value))
+
+    tags = tuple(tag.strip() for tag in every["tag"])
+    for tag in tags:
+        if len(tag) > MAX_STRING:
+            raise Invalid(f"Invalid tag filter: tags have at most {MAX_STRING} characters")
+    if len(tags) + len(properties) > MAX_MATCHES:
+        raise Invalid(f"Too many tag and property filters: at most {MAX_MATCHES} may be combined")
 
     return ListQuery(
         filters=tuple(conditions),
         properties=tuple(properties),
-        tags=tuple(tag.strip() for tag in every["tag"]),
+        tags=tags,
         size_min=size_min,
         size_max=size_max,
         os_hidden=os_hidden,
@@ -239,6 +260,14 @@ def _limit(raw: str | None, default: int, maximum: int) -> int:
     if limit < 0:
         raise Invalid("limit param must be positive")
     return min(limit, maximum)
+
+
+def _check_range(key: str, column: str, value: int) -> None:
+    """A bound beyond what the column can hold is a client error, not a database one."""
+    limit = _COLUMN_LIMITS[column]
+    if not -limit <= value <= limit:
+        shown = str(value) if len(str(value)) <= 40 else str(value)[:40] + "..."
+        raise Invalid(f"Unable to filter on {key}: {shown} is beyond the range of {column}")
 
 
 def _integer(raw: str, message: str) -> int:

@@ -24,6 +24,8 @@ CHALLENGE = 'Bearer realm="glimpse"'
 #: Roles imply others as Keystone's default role inference does, so a token made
 #: with ``--roles member`` can also read, as a Keystone member could.
 IMPLIED = {"admin": ("member", "reader"), "member": ("reader",)}
+#: The roles Glimpse's policy knows: a token with any other would only look privileged.
+ROLES = frozenset({"admin", "member", "reader", "service"})
 
 
 def with_implied(roles: frozenset[str]) -> frozenset[str]:

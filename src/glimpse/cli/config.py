@@ -9,10 +9,10 @@ from glimpse import settings as settings_module
 from glimpse.settings import Settings
 
 
-def add_parser(commands: Any) -> None:
-    config = commands.add_parser("config", help="settings helpers")
+def add_parser(commands: Any, common: list[argparse.ArgumentParser]) -> None:
+    config = commands.add_parser("config", help="settings helpers", parents=common)
     config_commands = config.add_subparsers(dest="config_command", required=True)
-    config_commands.add_parser("sample", help="print a sample settings file")
+    config_commands.add_parser("sample", help="print a sample settings file", parents=common)
 
 
 def run(args: argparse.Namespace, settings: Settings, environ: dict[str, str]) -> int:

@@ -20,9 +20,12 @@ GROUPS = {"serve": serve, "db": db, "token": tokens, "config": config}
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glimpse", description="The Glimpse image service.")
     parser.add_argument("--config", help=f"settings file (TOML); default ${CONFIG_ENV}")
+    # --config is taken after any subcommand too; SUPPRESS keeps an earlier one.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS.values():
-        group.add_parser(commands)
+        group.add_parser(commands, [common])
     return parser
 
 

@@ -9,8 +9,8 @@ from typing import Any
 from glimpse.settings import Settings
 
 
-def add_parser(commands: Any) -> None:
-    serve = commands.add_parser("serve", help="run the API server")
+def add_parser(commands: Any, common: list[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser("serve", help="run the API server", parents=common)
     serve.add_argument("--host", help="address to listen on (server.host)")
     serve.add_argument("--port", type=int, help="port to listen on (server.port)")
     serve.add_argument("--workers", type=int, help="worker processes (server.workers)")

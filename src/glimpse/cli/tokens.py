@@ -18,28 +18,33 @@ from glimpse.registry import db
 from glimpse.registry.tokens import TokenRegistry
 from glimpse.settings import Settings
 
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_DURATION = re.compile(r"^([0-9]{1,6})([smhdwy])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
 
-def add_parser(commands: Any) -> None:
-    token = commands.add_parser("token", help="manage API tokens (identity mode 'tokens')")
+def add_parser(commands: Any, common: list[argparse.ArgumentParser]) -> None:
+    token = commands.add_parser(
+        "token", help="manage API tokens (identity mode 'tokens')", parents=common
+    )
     token_commands = token.add_subparsers(dest="action", required=True)
-    create = token_commands.add_parser("create", help="make a token; its secret is shown once")
+    create = token_commands.add_parser(
+        "create", help="make a token; its secret is shown once", parents=common
+    )
     create.add_argument("--project", required=True, help="project the token acts for")
     create.add_argument("--user", required=True, help="user the token belongs to")
     create.add_argument(
         "--roles",
         default="member,reader",
-        help="comma-separated roles (default member,reader); as in Keystone, admin implies "
-        "member and member implies reader",
+        help=f"comma-separated roles among {', '.join(sorted(tokens.ROLES))} (default "
+        "member,reader); as in Keystone, admin implies member and member implies reader",
     )
     create.add_argument(
         "--expires",
-        help="expiry: an ISO 8601 time (2027-01-31T12:00:00Z) or a duration (90m, 12h, 30d)",
+        help="expiry, in the future: an ISO 8601 time (2027-01-31T12:00:00Z) or a duration "
+        "(90m, 12h, 30d, 2w, 1y)",
     )
-    token_commands.add_parser("list", help="list tokens (never their secrets)")
-    revoke = token_commands.add_parser("revoke", help="revoke a token by id")
+    token_commands.add_parser("list", help="list tokens (never their secrets)", parents=common)
+    revoke = token_commands.add_parser("revoke", help="revoke a token by id", parents=common)
     revoke.add_argument("id", help="token id, as shown by create and list")
 
 
@@ -50,6 +55,12 @@ def run(args: argparse.Namespace, settings: Settings, environ: dict[str, str]) -
     now = utcnow().replace(microsecond=0)
     try:
         if args.action == "create":
+            if settings.identity.mode != "tokens":
+                print(
+                    f"glimpse: note: identity mode is {settings.identity.mode!r}, so this "
+                    'token is not checked until [identity] mode = "tokens"',
+                    file=sys.stderr,
+                )
             return _create(registry, args, now)
         if args.action == "list":
             return _list(registry, now)
@@ -67,6 +78,11 @@ def _create(registry: TokenRegistry, args: argparse.Namespace, now: datetime) ->
     roles = roles_from(args.roles)
     if not roles:
         raise ConfigError("--roles names no role")
+    unknown = sorted(roles - tokens.ROLES)
+    if unknown:
+        raise ConfigError(
+            f"--roles: unknown role {', '.join(unknown)}; known: {', '.join(sorted(tokens.ROLES))}"
+        )
     record = TokenRecord(
         id=secrets.token_hex(8),
         user=args.user,
@@ -124,13 +140,16 @@ def _expiry(text: str | None, now: datetime) -> datetime | None:
         return None
     match = _DURATION.match(text.strip())
     if match:
-        return now + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"--expires {text!r} is neither an ISO 8601 time nor a duration"
-        ) from None
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
+        when = now + timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    else:
+        try:
+            when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(
+                f"--expires {text!r} is neither an ISO 8601 time nor a duration (30d, 1y)"
+            ) from None
+        if when.tzinfo is not None:
+            when = when.astimezone(UTC).replace(tzinfo=None)
+    if when <= now:
+        raise ConfigError(f"--expires {text!r} is not in the future")
     return when
