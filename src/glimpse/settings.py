@@ -166,12 +166,15 @@ def load(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Set
         if name.startswith(ENV_PREFIX) and name != CONFIG_ENV:
             keys = name[len(ENV_PREFIX) :].lower().split("__")
             _set_path(raw, keys, _parse_env_value(value))
-    for table, scalar in (("stores", "default"), ("identity", "mode")):
+    for table in DRIVER_GROUPS:
         section = raw.get(table)
         if isinstance(section, dict):
             # Driver tables sit beside the choice in the file ([stores.file],
-            # [identity.keystone]) and are kept apart in `drivers`.
-            section["drivers"] = {k: section.pop(k) for k in list(section) if k != scalar}
+            # [identity.keystone]) and are kept apart in `drivers`; any other key is
+            # left in place, so a typo is named as the unknown setting it is.
+            section["drivers"] = {
+                k: section.pop(k) for k in list(section) if isinstance(section[k], dict)
+            }
     return options.build(Settings, raw, "")
 
 

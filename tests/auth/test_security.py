@@ -76,6 +76,7 @@ def test_callers_without_a_project_act_on_nothing(secure_server: ServerProcess) 
         with client(secure_server, {"X-Roles": roles}) as nobody:
             assert nobody.post("/v2/images", json={"name": "n"}).status_code == 403
             assert nobody.get("/v2/images").status_code == 403
+            assert nobody.get("/v2/info/usage").status_code == 403
             path = f"/v2/images/{ownerless['id']}"
             assert nobody.get(path).status_code == 404
             rename = {"op": "replace", "path": "/name", "value": "x"}
@@ -247,8 +248,17 @@ def test_loopback_servers_do_not_warn(tmp_path: Path) -> None:
         ('[identity]\nmode = "keystone"\n[identity.keystone]\nauth_url = "http://k/v3"\n'
          'usename = "g"\n', "identity.keystone.usename"),
         ('[stores.file]\ndirectroy = "/srv"\n', "stores.file.directroy"),
+        ('[stores]\ndefualt = "file"\n', "unknown setting stores.defualt"),
+        ('[identity]\nmdoe = "keystone"\n', "unknown setting identity.mdoe"),
     ],
-    ids=["table-without-mode", "table-of-another-mode", "typo-in-chosen-mode", "typo-in-store"],
+    ids=[
+        "table-without-mode",
+        "table-of-another-mode",
+        "typo-in-chosen-mode",
+        "typo-in-store",
+        "typo-in-stores",
+        "typo-in-identity",
+    ],
 )  # fmt: skip
 def test_settings_slips_stop_start_up(tmp_path: Path, toml: str, named: str) -> None:
     config = tmp_path / "glimpse.toml"

@@ -87,5 +87,9 @@ class IdentityLayer:
             response = await errors.glimpse_error(Request(scope), exc)
             await response(scope, receive, send)
             return
+        except Exception as exc:  # a driver's fault: logged, and a JSON 500 as elsewhere
+            response = await errors.unexpected_error(Request(scope), exc)
+            await response(scope, receive, send)
+            return
         scope.setdefault("state", {})["actor"] = actor
         await self.app(scope, receive, send)

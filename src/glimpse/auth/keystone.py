@@ -57,8 +57,8 @@ class KeystoneIdentity:
         cache_size: int = option(10000, "Validated tokens kept in the cache.", minimum=1)
         refusal_cache_seconds: int = option(
             10,
-            "Seconds a token Keystone refused is refused again without asking, so random "
-            "tokens cannot make Glimpse call Keystone once each.",
+            "Seconds a token Keystone refused is refused again without asking it, so a "
+            "client repeating a bad token does not make Glimpse call Keystone each time.",
             minimum=0,
         )
         timeout: int = option(10, "Seconds to wait for Keystone.", minimum=1)

@@ -81,8 +81,9 @@ class Usage:
 class Reservation:
     """Room an upload in progress holds against its project's ``image_size_total``.
 
-    ``since`` orders uploads that compete for the same room: the oldest waits
-    for room, younger ones give theirs back.
+    ``since`` (when the upload started; edits of the image do not move it)
+    orders uploads that compete for the same room: the oldest waits for room,
+    younger ones give theirs back.
     """
 
     image_id: str

@@ -9,6 +9,8 @@ The rules (what fits, who waits) are the quota module's; this is only data.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -18,6 +20,8 @@ from glimpse.model import GONE, Image, Reservation, Status, Usage
 from glimpse.registry.rows import insert_image, save_image
 from glimpse.registry.tables import images, project_locks
 
+#: The start of uploads that began before start times were recorded: the oldest.
+_EPOCH = datetime(1970, 1, 1)
 _USING_SPACE = [s.value for s in Status if s not in (Status.DELETED, Status.KILLED)]
 _UPLOADING = [Status.SAVING.value, Status.UPLOADING.value, Status.IMPORTING.value]
 
@@ -43,11 +47,11 @@ class ProjectLedger:
     def reservations(self) -> list[Reservation]:
         """Uploads of the project in progress, with the room each holds."""
         rows = self._conn.execute(
-            select(images.c.id, images.c.reserved, images.c.updated_at).where(
+            select(images.c.id, images.c.reserved, images.c.upload_started_at).where(
                 _owned(self.project), images.c.status == Status.SAVING.value
             )
         ).all()
-        return [Reservation(str(row[0]), int(row[1]), row[2]) for row in rows]
+        return [Reservation(str(row[0]), int(row[1]), row[2] or _EPOCH) for row in rows]
 
     def reserve(self, image_id: str, size: int) -> None:
         """Add ``size`` bytes to the room the upload of ``image_id`` holds;

@@ -42,6 +42,9 @@ def save_image(conn: Connection, image: Image, previous: Image) -> None:
         values["deleted_at"] = image.updated_at
     if previous.status == Status.SAVING and image.status != Status.SAVING:
         values["reserved"] = 0  # the upload ended: its size, if any, counts instead
+        values["upload_started_at"] = None
+    elif image.status == Status.SAVING and previous.status != Status.SAVING:
+        values["upload_started_at"] = image.updated_at
     result = conn.execute(
         update(images).where(images.c.id == image.id, images.c.status == previous.status.value),
         values,

@@ -54,6 +54,8 @@ images = Table(
     Column("deleted_at", DateTime),
     # Bytes an upload in progress may still write, counted against quotas.
     Column("reserved", BigInteger, nullable=False, server_default=text("0")),
+    # When the upload holding the reservation started; edits do not move it.
+    Column("upload_started_at", DateTime),
     Index(None, "created_at", "id"),
     Index(None, "updated_at", "id"),
     Index(None, "status"),

@@ -139,6 +139,6 @@ def _target(seen: Seen) -> dict[str, Any]:
         "updated_at": image.updated_at,
         "tags": list(image.tags),
     }
-    if seen.member is not None:
-        target["member_id"] = seen.member.member
+    # Always set, so that an extra property named member_id cannot stand in for it.
+    target["member_id"] = seen.member.member if seen.member is not None else None
     return target

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 from glimpse.auth.identity import Actor
 from glimpse.digest import DigestingStream
-from glimpse.errors import Forbidden, Gone, ImageNotFound, InvalidTransition, TooLarge
+from glimpse.errors import (
+    Forbidden,
+    Gone,
+    ImageNotFound,
+    InvalidTransition,
+    StoreUnavailable,
+    TooLarge,
+)
 from glimpse.model import Image, Status, utcnow
 from glimpse.service.access import Access
 from glimpse.service.quotas import Quotas
@@ -66,11 +73,13 @@ class DataService:
             location = self.stores.default.put(
                 image.id, self.quotas.metered(saving, stream, expected_size)
             )
+            digest = stream.digest
+            if digest is None:  # the store returned before it took every chunk
+                self.stores.discard(location)
+                raise StoreUnavailable("The store did not take the whole image")
         except BaseException:
             self._restore_queued(saving)
             raise
-        digest = stream.digest
-        assert digest is not None
         active = saving.uploaded(
             size=digest.size,
             checksum=digest.checksum,

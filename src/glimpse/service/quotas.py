@@ -12,7 +12,9 @@ and stops at the chunk that would cross the limit. Uploads that compete for
 the last room do not all lose: an upload that would fit on its own is refused
 only for room another upload keeps. The oldest of the competing uploads (by
 the time it started) waits for room, up to ``CONTENTION_WAIT`` seconds; the
-younger ones give theirs back at their next request for room.
+younger ones give theirs back at their next request for room. An upload that
+declared its size reserved all of it at once and never asks again, so it
+keeps its room; an upload waiting for such room waits in vain until it ends.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from glimpse import options
-from glimpse.errors import QuotaExceeded
+from glimpse.errors import Gone, QuotaExceeded
 from glimpse.model import UNLIMITED, Image, QuotaLimits, Usage
 from glimpse.registry.images import ImageRegistry
 from glimpse.registry.ledger import ProjectLedger
@@ -175,6 +177,8 @@ class Quotas:
                     ledger.reserve(saving.id, granted)
                     return granted
                 reservations = ledger.reservations()
+                if not any(r.image_id == saving.id for r in reservations):
+                    raise Gone(f"Image {saving.id} was deleted during the upload")
                 mine = sum(r.reserved for r in reservations if r.image_id == saving.id)
                 stored = usage.image_size_total - sum(r.reserved for r in reservations)
                 alone = stored + mine + needed <= limit

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from glimpse.auth.identity import Actor
+from glimpse.errors import Forbidden
 from glimpse.model import UNLIMITED
 from glimpse.service.quotas import MIB, SIZES, Quotas
 
@@ -25,6 +26,8 @@ class UsageService:
 
     def report(self, actor: Actor) -> list[QuotaUse]:
         """Every quota of the caller's project, with what the project uses of it."""
+        if actor.project is None:
+            raise Forbidden("Usage is reported for a project; the caller has none.")
         used = self.quotas.usage(actor.project)
         limits = self.quotas.limits(actor.project)
         report = []
