@@ -136,6 +136,14 @@ def tokens_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
     srv.stop()
 
 
+@pytest.fixture(scope="session")
+def trusted_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A SQLite server in identity mode `trusted-headers`, with Glance's default policy."""
+    srv = _start(tmp_path_factory, env={"GLIMPSE_IDENTITY__MODE": "trusted-headers"})
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture
 def api(server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=60) as client:

@@ -9,6 +9,7 @@ of its default ``etc/schema-image.json``. Pure data and functions, no I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ class Attribute:
     pattern: str | None = None
     #: Computed by the server; writing it is 403.
     read_only: bool = False
+    #: Refused (403) before the request is checked against the schema, as Glance does
+    #: for the links and the store attributes; other read-only attributes after it.
+    refused_first: bool = False
     #: False for an operator property, served with ``"is_base": false``.
     base: bool = True
     #: A client may set it (base attributes through base_value, the rest property_value).
@@ -69,6 +73,10 @@ class Attribute:
 
 def _read_only(name: str, json_type: str, description: str, **facts: Any) -> Attribute:
     return Attribute(name, json_type, description, read_only=True, **facts)
+
+
+def _read_only_first(name: str, json_type: str, description: str, **facts: Any) -> Attribute:
+    return Attribute(name, json_type, description, read_only=True, refused_first=True, **facts)
 
 
 def _settable(name: str, json_type: str, description: str, **facts: Any) -> Attribute:
@@ -165,7 +173,7 @@ _ROWS: Final = (
         items={"type": "string", "maxLength": MAX_STRING},
         convert=_unique,
     ),
-    _read_only("direct_url", "string", "URL to access the image file kept in external store"),
+    _read_only_first("direct_url", "string", "URL to access the image file kept in external store"),
     _settable(
         "min_ram",
         "integer",
@@ -180,15 +188,15 @@ _ROWS: Final = (
         checked_minimum=0,
         checked_maximum=INT32_MAX,
     ),
-    _read_only("self", "string", "An image self url"),
-    _read_only("file", "string", "An image file url"),
-    _read_only(
+    _read_only_first("self", "string", "An image self url"),
+    _read_only_first("file", "string", "An image file url"),
+    _read_only_first(
         "stores",
         "string",
         "Store in which image data resides.  Only present when the operator has enabled "
         "multiple stores.  May be a comma-separated list of store identifiers.",
     ),
-    _read_only("schema", "string", "An image schema url"),
+    _read_only_first("schema", "string", "An image schema url"),
     # Served, but reserved: no client writes it (see RESERVED).
     Attribute(
         "locations",
@@ -261,10 +269,46 @@ TYPED_PROPERTIES: Final[Mapping[str, str | None]] = {
 }
 
 
+def check_refused_first(name: str) -> None:
+    """Forbidden for the attributes Glance refuses before it checks the schema."""
+    row = ATTRIBUTES.get(name)
+    if row is not None and row.refused_first:
+        raise Forbidden(f"Attribute '{name}' is read-only.")
+
+
+def check_schema(name: str, value: Any) -> None:
+    """SchemaViolation unless ``value`` fits what the served schema says of ``name``.
+
+    Glance validates a whole request against its schema before it looks at who may
+    write what, so a read-only or reserved attribute with a value of the wrong type
+    is 400, and one with a value of the right type 403. Extra properties are strings.
+    """
+    row = ATTRIBUTES.get(name)
+    if row is None:
+        if not isinstance(value, str):
+            raise _violation(name, value, "a string")
+        return
+    if row.json_type == "array" and (row.items or {}).get("type") == "object":
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise _violation(name, value, "a list of objects")
+        return
+    served = dataclasses.replace(row, checked_minimum=None, checked_maximum=None)
+    if not _accepts(served, value):
+        raise _violation(name, value, _expected(served))
+
+
 def check_writable(name: str) -> None:
     """Forbidden for attributes no client may write."""
+    check_read_only(name)
+    check_reserved(name)
+
+
+def check_read_only(name: str) -> None:
     if name in READ_ONLY:
         raise Forbidden(f"Attribute '{name}' is read-only.")
+
+
+def check_reserved(name: str) -> None:
     if name in RESERVED or name.startswith("os_glance"):
         raise Forbidden(f"Attribute '{name}' is reserved.")
 
@@ -287,8 +331,8 @@ def property_value(name: str, value: Any) -> str | None:
             f"must have 1 to {MAX_STRING} characters"
         )
     if name in TYPED_PROPERTIES:
-        if value is None:
-            return None
+        if value is None and ATTRIBUTES[name].nullable:
+            return None  # null unsets it, where the schema lets it be null
         # re.match, as ever: "$" also matches before a final newline.
         pattern = TYPED_PROPERTIES[name]
         if isinstance(value, str) and (pattern is None or re.match(pattern, value)):

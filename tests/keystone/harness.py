@@ -20,18 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import grp
 import os
 import pwd
 import secrets
 import shutil
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -42,6 +36,9 @@ from typing import IO, Any
 
 from keystoneauth1 import session as ksa_session
 from keystoneauth1.identity import v3
+
+import peers
+from peers import PeerUnavailable
 
 KEYSTONE_VERSION = "30.0.0"
 # gunicorn is pure Python, so installing it never compiles anything; pinned like Keystone so
@@ -65,17 +62,14 @@ INTERFACES = ("public", "internal", "admin")
 # in between (admin -> manager -> member -> reader, and admin -> member directly).
 IMPLIED_ROLES = (("admin", "member"), ("member", "reader"))
 
-_STAMP = "glimpse-requirements.txt"
 _TEMPLATE = "template"
 # Run through `python -c` instead of the console script: the virtualenv is built under a
 # temporary name and renamed, which leaves stale interpreter paths in the scripts' shebangs.
 _MANAGE = "import sys; from keystone.cmd.manage import main; sys.exit(main())"
-_COMMAND_TIMEOUT = 600.0
-_START_TIMEOUT = 60.0
 
 
-class KeystoneUnavailable(RuntimeError):
-    """Keystone could not be installed, bootstrapped or started; the message ends with its log."""
+#: Installing or starting Keystone failed; the message ends with its log.
+KeystoneUnavailable = PeerUnavailable
 
 
 @dataclass(frozen=True)
@@ -273,32 +267,14 @@ class Keystone:
         self.admin_session.put(f"{self.auth_url}{path}")
 
 
-def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
-    """Where installed Keystones are kept: `${XDG_CACHE_HOME:-~/.cache}/glimpse-tests`."""
-    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "glimpse-tests"
-
-
 def install(root: Path | None = None) -> Path:
-    """Return a virtualenv holding Keystone and gunicorn, installing it on first use.
-
-    The virtualenv is built in a temporary sibling and renamed into place only when complete,
-    so an interrupted install is redone; a file lock keeps pytest-xdist workers and concurrent
-    runs from building it at the same time. It uses the interpreter running the tests.
+    """Return a virtualenv holding Keystone and gunicorn, installing it on first use
+    (see `peers.install`), with the database and keys template made once in it.
 
     Raises:
         KeystoneUnavailable: the install failed; the message ends with pip's output.
     """
-    root = root or cache_dir()
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    venv = root / f"keystone-{KEYSTONE_VERSION}-py{version}"
-    if _installed(venv):
-        return venv
-    root.mkdir(parents=True, exist_ok=True)
-    with _locked(root / f"{venv.name}.lock"):
-        if not _installed(venv):
-            _build(venv)
-    return venv
+    return peers.install(f"keystone-{KEYSTONE_VERSION}", REQUIREMENTS, root, _make_template)
 
 
 @contextlib.contextmanager
@@ -324,11 +300,11 @@ def run_keystone(directory: Path, cache: Path | None = None) -> Iterator[Keyston
         listener.bind(("127.0.0.1", 0))
         listener.listen(64)
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        process = _serve(venv, conf, listener, log)
+        process = peers.serve(venv, WSGI_APP, conf.parent, listener, log, _environment(conf))
     try:
         # Loading Keystone's app needs no bootstrap, so the two run at the same time.
         _bootstrap(venv, conf, url, admin_password, directory / "keystone-manage.log")
-        _wait_until_answers(process, f"{url}/v3", log)
+        peers.wait_until_answers(process, f"{url}/v3", log, "Keystone")
         session = ksa_session.Session(
             auth=v3.Password(
                 auth_url=f"{url}/v3",
@@ -343,7 +319,7 @@ def run_keystone(directory: Path, cache: Path | None = None) -> Iterator[Keyston
     finally:
         if session is not None:
             session.close()
-        _stop(process)
+        peers.stop(process)
 
 
 def _provision(url: str, admin_password: str, log: Path, session: ksa_session.Session) -> Keystone:
@@ -424,7 +400,7 @@ def _make_template(venv: Path, out: IO[bytes], log: Path) -> None:
     ]
     environ = _environment(conf)
     for command in (["db_sync"], ["fernet_setup", *owner], ["credential_setup", *owner]):
-        _run([*manage, *command], out, log, environ)
+        peers.run_logged([*manage, *command], out, log, environ)
 
 
 def _only_state(directory: str, names: list[str]) -> set[str]:
@@ -449,136 +425,9 @@ def _bootstrap(venv: Path, conf: Path, url: str, admin_password: str, log: Path)
     # From the environment rather than the command line, which every local user can read.
     environ = {**_environment(conf), "OS_BOOTSTRAP_PASSWORD": admin_password}
     with log.open("ab") as out:
-        _run([*manage, *bootstrap], out, log, environ)
-
-
-def _serve(venv: Path, conf: Path, listener: socket.socket, log: Path) -> subprocess.Popen[bytes]:
-    """Start gunicorn on the bound `listener`, in a process group of its own."""
-    settings = conf.parent / "gunicorn.conf.py"
-    settings.write_text(
-        f"""\
-wsgi_app = {WSGI_APP!r}
-bind = ["fd://{listener.fileno()}"]
-# One worker loads Keystone once; threads give it concurrency, as Keystone's uwsgi deployments do.
-workers = 1
-worker_class = "gthread"
-threads = 4
-graceful_timeout = 5
-accesslog = "-"
-errorlog = "-"
-# Otherwise gunicorn opens a control socket under $HOME, shared by every instance.
-control_socket_disable = True
-"""
-    )
-    environ = _environment(conf)
-    # Keystone parses sys.argv with oslo.config and rejects gunicorn's options, so gunicorn is
-    # given none: it reads its settings file named here instead.
-    environ["GUNICORN_CMD_ARGS"] = f"--config={settings}"
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [str(venv / "bin" / "python"), "-m", "gunicorn"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=environ,
-            cwd=conf.parent,
-            pass_fds=(listener.fileno(),),
-            start_new_session=True,
-        )
-
-
-def _wait_until_answers(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise KeystoneUnavailable(f"Keystone exited early:\n{_tail(log)}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our loopback URL
-                if response.status == 200:
-                    return
-        except (OSError, urllib.error.URLError):
-            pass
-        time.sleep(0.1)
-    raise KeystoneUnavailable(f"Keystone did not answer within {_START_TIMEOUT}s:\n{_tail(log)}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop gunicorn and its worker: the whole process group, gently first."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
-    # A worker that outlived its master would keep the group alive.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+        peers.run_logged([*manage, *bootstrap], out, log, environ)
 
 
 def _environment(conf: Path) -> dict[str, str]:
     """The environment for Keystone's processes: ours, minus what would leak into its venv."""
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("OS_") and key not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}
-    }
-    environ["OS_KEYSTONE_CONFIG_FILES"] = str(conf)
-    return environ
-
-
-def _installed(venv: Path) -> bool:
-    stamp = venv / _STAMP
-    return stamp.is_file() and stamp.read_text() == "\n".join(REQUIREMENTS)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _build(venv: Path) -> None:
-    """Build the virtualenv beside `venv` and rename it into place; the caller holds the lock."""
-    # Leftovers of interrupted builds: no one else is building while we hold the lock.
-    for stale in venv.parent.glob(f".{venv.name}-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{venv.name}-", dir=venv.parent))
-    work.chmod(0o755)  # mkdtemp's 0700 would be an odd mode for a shared cache
-    log = venv.parent / f"{venv.name}.install.log"
-    try:
-        with log.open("wb") as out:
-            # `-m venv` from inside a virtualenv uses its base interpreter, as we want.
-            _run([sys.executable, "-m", "venv", str(work)], out, log, None)
-            pip = [str(work / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
-            _run([*pip, "install", "--no-input", "--prefer-binary", *REQUIREMENTS], out, log, None)
-            _make_template(work, out, log)
-        (work / _STAMP).write_text("\n".join(REQUIREMENTS))
-        if venv.exists():  # built for other pins: move it aside, then drop it
-            old = Path(tempfile.mkdtemp(prefix=f".{venv.name}-", dir=venv.parent))
-            venv.rename(old / "venv")
-            shutil.rmtree(old, ignore_errors=True)
-        work.rename(venv)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-
-
-def _run(command: list[str], out: IO[bytes], log: Path, environ: dict[str, str] | None) -> None:
-    """Run a setup command with its output in `log`; raise with the log's tail if it fails."""
-    out.flush()
-    try:
-        done = subprocess.run(
-            command, stdout=out, stderr=out, env=environ, timeout=_COMMAND_TIMEOUT, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise KeystoneUnavailable(f"{command[:6]} timed out:\n{_tail(log)}") from None
-    if done.returncode != 0:
-        raise KeystoneUnavailable(f"{command[:6]} exited {done.returncode}:\n{_tail(log)}")
-
-
-def _tail(log: Path, size: int = 6000) -> str:
-    return log.read_text(errors="replace")[-size:] if log.exists() else "(no log)"
+    return peers.clean_environment({"OS_KEYSTONE_CONFIG_FILES": str(conf)})

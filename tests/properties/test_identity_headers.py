@@ -7,10 +7,7 @@ let alone a public one (admins may). Seeded, so a failure reproduces.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -44,26 +41,18 @@ def identity_headers(draw: st.DrawFn) -> list[tuple[str, str]]:
     return draw(st.permutations(headers))
 
 
-@pytest.fixture(scope="module")
-def headers_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("headers"),
-        env={"GLIMPSE_IDENTITY__MODE": "trusted-headers"},
-    )
-    server.start()
-    yield server
-    server.stop()
-
-
 @seed(20261221)
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    database=None,
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(headers=identity_headers())
 def test_no_header_trick_gains_a_role(
-    headers_server: ServerProcess, headers: list[tuple[str, str]]
+    trusted_server: ServerProcess, headers: list[tuple[str, str]]
 ) -> None:
-    with httpx.Client(base_url=headers_server.url, timeout=30) as api:
+    with httpx.Client(base_url=trusted_server.url, timeout=30) as api:
         listed = api.get("/v2/images", headers=headers)
         assert listed.status_code in (200, 401, 403), listed.text
         created = api.post(

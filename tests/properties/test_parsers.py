@@ -64,14 +64,14 @@ def _refused_cleanly(parse: Any, *args: Any) -> None:
 
 
 @seed(20261201)
-@settings(max_examples=400, deadline=None)
+@settings(database=None, max_examples=400, deadline=None)
 @given(OBJECTS)
 def test_create_bodies(body: dict[str, Any]) -> None:
     _refused_cleanly(inputs.new_image, body)
 
 
 @seed(20261202)
-@settings(max_examples=300, deadline=None)
+@settings(database=None, max_examples=300, deadline=None)
 @given(OBJECTS)
 def test_member_bodies(body: dict[str, Any]) -> None:
     _refused_cleanly(inputs.new_member, body)
@@ -94,7 +94,7 @@ _OPS = st.fixed_dictionaries(
 
 
 @seed(20261203)
-@settings(max_examples=400, deadline=None)
+@settings(database=None, max_examples=400, deadline=None)
 @given(st.lists(_OPS, max_size=4) | JSON, st.sampled_from([patch.MEDIA_V21, patch.MEDIA_V20]))
 def test_patch_documents(document: Any, media: str) -> None:
     _refused_cleanly(patch.parse, document, media)
@@ -118,7 +118,7 @@ _RAW_TABLES = st.recursive(
 
 
 @seed(20261204)
-@settings(max_examples=400, deadline=None)
+@settings(database=None, max_examples=400, deadline=None)
 @given(st.dictionaries(_SETTING_KEYS, _RAW_TABLES, max_size=5))
 def test_settings_tables(raw: dict[str, Any]) -> None:
     with contextlib.suppress(ConfigError):

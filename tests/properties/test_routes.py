@@ -20,7 +20,10 @@ from glimpse.testing import ServerProcess
 from helpers import make_image
 
 ROUTE_SETTINGS = settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    database=None,
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 

@@ -19,9 +19,16 @@ def new_image(body: dict[str, Any]) -> NewImage:
     """A create request: settable attributes, and extra properties as strings."""
     fields: dict[str, Any] = {}
     properties: dict[str, str | None] = {}
+    # In Glance's order: the links, then the schema, then who may write what.
+    for name in body:
+        attributes.check_refused_first(name)
     for name, value in body.items():
         if name == "id":
             fields["id"] = attributes.check_image_id(value)
+            continue
+        attributes.check_schema(name, value)
+    for name, value in body.items():
+        if name == "id":
             continue
         attributes.check_writable(name)
         if name in attributes.SETTABLE:

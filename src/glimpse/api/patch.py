@@ -71,15 +71,32 @@ def _parse_op(raw: Any, media: str) -> PatchOp:
         raise Invalid(f"Operation objects must not contain {', '.join(sorted(extra))}")
     if op != "remove" and "value" not in raw:
         raise Invalid(f'Operation "{op}" requires a member named "value".')
-    return _validated(_OPS[op], _attribute(path), raw.get("value"))
+    name = _attribute(path)
+    if name == "locations" and path != "/locations":
+        # /locations/N and /locations/- name one location: an object, always reserved.
+        if op != "remove" and not isinstance(raw.get("value"), dict):
+            raise Invalid("A location must be an object with url and metadata.")
+        attributes.check_reserved(name)
+    if path == "/locations" and op in ("add", "remove"):
+        # Adding and removing name a place in the list (/locations/-, /locations/N),
+        # as Glance requires; only a replace takes the whole list.
+        raise Invalid(f"Invalid JSON pointer for this resource: '{path}'")
+    return _validated(_OPS[op], name, raw.get("value"))
 
 
 def _validated(op: _OpName, name: str, value: Any) -> PatchOp:
     """The operation with its value checked and normalised; 403 for attributes no
     client may write, 400 for values the attribute does not accept."""
+    # In Glance's order: read-only attributes and the os_glance_ prefix, then the
+    # schema, then the other reserved names (locations among them).
     if name == "id":
         raise Forbidden("Attribute 'id' is read-only.")
-    attributes.check_writable(name)
+    attributes.check_read_only(name)
+    if name.startswith("os_glance"):
+        attributes.check_reserved(name)
+    if op != "remove":
+        attributes.check_schema(name, value)
+    attributes.check_reserved(name)
     if op == "remove":
         return PatchOp(op, name)
     if name in attributes.SETTABLE:
