@@ -269,6 +269,13 @@ TYPED_PROPERTIES: Final[Mapping[str, str | None]] = {
 }
 
 
+#: The rows as the schema serves them, without the checks only validation adds.
+_SERVED: Final = {
+    name: dataclasses.replace(row, checked_minimum=None, checked_maximum=None)
+    for name, row in ATTRIBUTES.items()
+}
+
+
 def check_refused_first(name: str) -> None:
     """Forbidden for the attributes Glance refuses before it checks the schema."""
     row = ATTRIBUTES.get(name)
@@ -292,7 +299,7 @@ def check_schema(name: str, value: Any) -> None:
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise _violation(name, value, "a list of objects")
         return
-    served = dataclasses.replace(row, checked_minimum=None, checked_maximum=None)
+    served = _SERVED[name]
     if not _accepts(served, value):
         raise _violation(name, value, _expected(served))
 
