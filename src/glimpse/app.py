@@ -35,7 +35,9 @@ from glimpse.store.stores import Stores
 
 def build_stores(settings: Settings) -> Stores:
     """The default store and every store with a table of its own, each built once."""
-    context = StoreContext(Path(settings.data_dir).resolve(), settings.images.hash_algo)
+    data_dir = Path(settings.data_dir).resolve()
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, as the registry's
+    context = StoreContext(data_dir, settings.images.hash_algo)
     names = dict.fromkeys([settings.stores.default, *settings.stores.drivers])
     built: dict[str, Store] = {}
     for name in names:

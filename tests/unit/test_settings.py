@@ -13,7 +13,8 @@ from glimpse.errors import ConfigError
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_defaults() -> None:
+def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the default data directory is ./data
     loaded = settings.load(None, {})
     assert loaded.server.port == 9292
     assert loaded.images.hash_algo == "sha512"
