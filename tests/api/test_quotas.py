@@ -6,7 +6,8 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -26,6 +27,7 @@ LIMITS = {
     "qup": {"IMAGE_COUNT_UPLOADING": "1"},
     "qstream": {"IMAGE_SIZE_TOTAL": "2"},
     **{f"qsix{n}": {"IMAGE_SIZE_TOTAL": "2"} for n in range(4)},
+    "qorder": {"IMAGE_SIZE_TOTAL": "2"},
 }
 
 
@@ -243,6 +245,55 @@ def test_one_of_six_chunked_uploads_that_fit_alone_wins(
     assert sorted(codes) == [204] + [413] * 5
     with caller(quota_server, project) as api:
         assert usage(api)["image_size_total"]["usage"] == 1  # MiB, rounded down
+
+
+def test_an_edit_does_not_move_an_upload_back_in_line(quota_server: ServerProcess) -> None:
+    """Competing uploads are ordered by when they started: renaming the older one while
+    it uploads leaves it first, so it waits for room and the younger one gives way."""
+    with caller(quota_server, "qorder") as api:
+        older, younger = make_image(api), make_image(api)
+    go = {"older": threading.Event(), "younger": threading.Event()}
+    codes: dict[str, int] = {}
+
+    def body(name: str) -> Iterator[bytes]:
+        yield from chunks(MIB)  # one whole block: the first request for room
+        go[name].wait(30)
+        yield from chunks(MIB // 2)
+
+    def upload(name: str, image: dict[str, Any]) -> None:
+        with caller(quota_server, "qorder") as api:
+            codes[name] = put_file(api, image["id"], body(name)).status_code
+
+    def held_mib(api: httpx.Client) -> int:
+        return usage(api)["image_size_total"]["usage"]
+
+    threads = {n: threading.Thread(target=upload, args=(n, i)) for n, i in
+               (("older", older), ("younger", younger))}  # fmt: skip
+    with caller(quota_server, "qorder") as api:
+        threads["older"].start()
+        _wait_for(lambda: held_mib(api) >= 1)
+        threads["younger"].start()
+        _wait_for(lambda: held_mib(api) >= 2)
+        rename = [{"op": "replace", "path": "/name", "value": "renamed"}]
+        patched = api.patch(
+            f"/v2/images/{older['id']}",
+            json=rename,
+            headers={"Content-Type": "application/openstack-images-v2.1-json-patch"},
+        )
+        assert patched.status_code == 200, patched.text
+    go["older"].set()  # the older asks for more room, and must wait for it
+    time.sleep(0.5)
+    go["younger"].set()  # the younger asks too, and gives its room back
+    for thread in threads.values():
+        thread.join(60)
+    assert codes == {"older": 204, "younger": 413}
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def test_image_count_quota(quota_server: ServerProcess) -> None:
