@@ -113,3 +113,22 @@ def run_glimpse(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
         timeout=60,
         env={"PATH": "/usr/bin:/bin", **(env or {})},
     )
+
+
+def start_policy_server(
+    tmp_path_factory: Any, name: str, policy: str, protections: str
+) -> ServerProcess:
+    """A started trusted-headers server with an operator's policy and property protections."""
+    etc = tmp_path_factory.mktemp(f"{name}-etc")
+    (etc / "policy.yaml").write_text(policy)
+    (etc / "protections.conf").write_text(protections)
+    server = ServerProcess(
+        data_dir=tmp_path_factory.mktemp(name),
+        env={
+            "GLIMPSE_IDENTITY__MODE": "trusted-headers",
+            "GLIMPSE_POLICY__FILE": str(etc / "policy.yaml"),
+            "GLIMPSE_POLICY__PROPERTY_PROTECTIONS_FILE": str(etc / "protections.conf"),
+        },
+    )
+    server.start()
+    return server

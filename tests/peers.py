@@ -23,7 +23,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
+
+import pytest
+
+T = TypeVar("T")
 
 _STAMP = "glimpse-requirements.txt"
 COMMAND_TIMEOUT = 600.0
@@ -32,6 +36,19 @@ START_TIMEOUT = 60.0
 
 class PeerUnavailable(RuntimeError):
     """A peer could not be installed or started; the message ends with its log."""
+
+
+@contextlib.contextmanager
+def required(peer: contextlib.AbstractContextManager[T], what: str) -> Iterator[T]:
+    """Enter a peer's context; a peer that cannot start fails the tests that need it,
+    in CI and elsewhere alike: it never skips them."""
+    with contextlib.ExitStack() as stack:
+        try:
+            running = stack.enter_context(peer)
+        except PeerUnavailable as exc:
+            where = "in CI" if os.environ.get("CI", "").lower() == "true" else "by the test suite"
+            pytest.fail(f"{what} is required {where} but did not start: {exc}", pytrace=False)
+        yield running
 
 
 def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:

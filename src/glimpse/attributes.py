@@ -19,7 +19,9 @@ from glimpse.errors import Forbidden, SchemaViolation
 from glimpse.model import CONTAINER_FORMATS, DISK_FORMATS, Status, Visibility
 
 MAX_STRING: Final = 255
+#: The largest values the registry's integer columns hold: 32-bit, and 64-bit for sizes.
 INT32_MAX: Final = (1 << 31) - 1
+INT64_MAX: Final = (1 << 63) - 1
 #: The UUID pattern the schema serves (for ids, kernel_id, ramdisk_id, members, tasks).
 UUID_PATTERN: Final = (
     r"^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$"

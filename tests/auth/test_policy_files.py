@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from glimpse.testing import ServerProcess
+from helpers import start_policy_server
 from helpers import trusted as client
 
 PATCH = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
@@ -47,18 +48,7 @@ delete = @
 
 @pytest.fixture(scope="module")
 def policy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    etc = tmp_path_factory.mktemp("etc")
-    (etc / "policy.yaml").write_text(POLICY)
-    (etc / "property-protections.conf").write_text(PROTECTIONS)
-    server = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("policy"),
-        env={
-            "GLIMPSE_IDENTITY__MODE": "trusted-headers",
-            "GLIMPSE_POLICY__FILE": str(etc / "policy.yaml"),
-            "GLIMPSE_POLICY__PROPERTY_PROTECTIONS_FILE": str(etc / "property-protections.conf"),
-        },
-    )
-    server.start()
+    server = start_policy_server(tmp_path_factory, "policy", POLICY, PROTECTIONS)
     yield server
     server.stop()
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from glimpse.testing import ServerProcess, free_port
-from helpers import make_image, run_glimpse
+from helpers import make_image, run_glimpse, start_policy_server
 from helpers import trusted as client
 
 PATCH = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
@@ -42,18 +42,7 @@ delete = @
 
 @pytest.fixture(scope="module")
 def secure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    etc = tmp_path_factory.mktemp("etc")
-    (etc / "policy.yaml").write_text(POLICY)
-    (etc / "protections.conf").write_text(PROTECTIONS)
-    server = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("secure"),
-        env={
-            "GLIMPSE_IDENTITY__MODE": "trusted-headers",
-            "GLIMPSE_POLICY__FILE": str(etc / "policy.yaml"),
-            "GLIMPSE_POLICY__PROPERTY_PROTECTIONS_FILE": str(etc / "protections.conf"),
-        },
-    )
-    server.start()
+    server = start_policy_server(tmp_path_factory, "secure", POLICY, PROTECTIONS)
     yield server
     server.stop()
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterator
 
 import pytest
-from harness import Keystone, KeystoneUnavailable, run_keystone
+from harness import Keystone, run_keystone
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+from peers import required
 
 
 @pytest.fixture(scope="session")
@@ -19,10 +17,5 @@ def keystone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keystone]:
     The suite requires it, so a Keystone that cannot be installed or started fails the tests
     that use it, in CI and elsewhere alike; it never skips them.
     """
-    with contextlib.ExitStack() as stack:
-        try:
-            running = stack.enter_context(run_keystone(tmp_path_factory.mktemp("keystone")))
-        except KeystoneUnavailable as exc:
-            where = "in CI" if IN_CI else "by the test suite"
-            pytest.fail(f"Keystone is required {where} but did not start: {exc}", pytrace=False)
+    with required(run_keystone(tmp_path_factory.mktemp("keystone")), "Keystone") as running:
         yield running

@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from glimpse.api.endpoint import endpoint, no_body, no_content
 from glimpse.api.streaming import BodyBridge
+from glimpse.attributes import INT64_MAX
 from glimpse.errors import Invalid, RangeNotSatisfiable, UnsupportedMedia
 from glimpse.service.data import Download
 from glimpse.store.base import Source
@@ -29,7 +30,7 @@ _RANGE = re.compile(r"bytes *= *([0-9]*) *- *([0-9]*)", re.IGNORECASE)
 _CONTENT_RANGE = re.compile(r"^bytes ([0-9]+)-([0-9]+)/([0-9]+|\*)$")
 _DIGITS = re.compile(r"[0-9]{1,20}")
 #: The largest size an image can declare: the registry's 64-bit column.
-MAX_SIZE = (1 << 63) - 1
+MAX_SIZE = INT64_MAX
 
 
 def _offset(digits: str) -> int:

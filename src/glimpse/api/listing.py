@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import urlencode
 
-from glimpse.attributes import MAX_STRING
+from glimpse.attributes import INT32_MAX, INT64_MAX, MAX_STRING
 from glimpse.errors import Invalid
 from glimpse.model import Filter, ListQuery, Visibility
 
@@ -54,10 +54,10 @@ INT_COLUMNS = ("size", "virtual_size", "min_disk", "min_ram")
 MEMBER_STATUSES = ("pending", "accepted", "rejected", "all")
 #: The largest value each integer column holds: sizes are 64-bit, the rest 32-bit.
 _COLUMN_LIMITS = {
-    "size": (1 << 63) - 1,
-    "virtual_size": (1 << 63) - 1,
-    "min_disk": (1 << 31) - 1,
-    "min_ram": (1 << 31) - 1,
+    "size": INT64_MAX,
+    "virtual_size": INT64_MAX,
+    "min_disk": INT32_MAX,
+    "min_ram": INT32_MAX,
 }
 #: Tag and property filters one list may combine; each is a subquery, and databases
 #: bound how deep one expression may go.

@@ -94,7 +94,7 @@ class Quotas:
         and the upload then competes for it as its bytes arrive.
         """
         limits = self.limits(saving.owner)
-        if limits.image_count_uploading == UNLIMITED and limits.image_size_total == UNLIMITED:
+        if not _counts_uploads(limits):
             return self.registry.save(saving, queued)
         with self.registry.locked(saving.owner) as ledger:
             usage = ledger.usage()
@@ -121,8 +121,7 @@ class Quotas:
         lock, competing uploads never see it half given (their usage and their
         list of reservations are read in two statements).
         """
-        limits = self.limits(saving.owner)
-        if limits.image_count_uploading == UNLIMITED and limits.image_size_total == UNLIMITED:
+        if not _counts_uploads(self.limits(saving.owner)):
             return self.registry.save(ended, saving)
         with self.registry.locked(saving.owner) as ledger:
             ledger.save(ended, saving)
@@ -197,6 +196,11 @@ class Quotas:
             f"uses {usage.image_size_total} bytes including this upload so far; the upload "
             "was stopped"
         )
+
+
+def _counts_uploads(limits: QuotaLimits) -> bool:
+    """Whether uploads of a project with ``limits`` are checked under its lock."""
+    return limits.image_count_uploading != UNLIMITED or limits.image_size_total != UNLIMITED
 
 
 def _held(ledger: ProjectLedger) -> int:
