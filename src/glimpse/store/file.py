@@ -11,15 +11,16 @@ import errno
 import os
 import secrets
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from glimpse.errors import ObjectNotFound, StoreFull, StoreUnavailable
 from glimpse.options import option
-from glimpse.store.base import StoreContext
+from glimpse.store.base import StoreContext, StoredObject
 
 READ_CHUNK = 1 << 20
 PARTIAL_SUFFIX = ".partial"
@@ -30,6 +31,7 @@ class FileStore:
 
     schemes: ClassVar[tuple[str, ...]] = ("file",)
     writable: ClassVar[bool] = True
+    type_name: ClassVar[str] = "file"
 
     @dataclass(frozen=True)
     class Options:
@@ -40,7 +42,14 @@ class FileStore:
         self.directory = directory.resolve()
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    def put(self, key: str, chunks: Iterable[bytes]) -> str:
+    def put(
+        self,
+        key: str,
+        chunks: Iterable[bytes],
+        *,
+        size: int | None = None,
+        project: str | None = None,
+    ) -> str:
         target = self._path_for_key(key)
         temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
         try:
@@ -84,6 +93,41 @@ class FileStore:
             self._path_for_location(location).unlink(missing_ok=True)
         except OSError as exc:
             raise _store_error(exc) from None
+
+    def serves(self, location: str) -> bool:
+        try:
+            self._path_for_location(location)
+        except ObjectNotFound:
+            return False
+        return True
+
+    def sweep(self, key: str, project: str | None = None) -> None:
+        prefix = f".{self._path_for_key(key).name}."
+        try:
+            for path in self.directory.iterdir():
+                if path.name.startswith(prefix) and path.name.endswith(PARTIAL_SUFFIX):
+                    path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise _store_error(exc) from None
+
+    def objects(self) -> Iterator[StoredObject]:
+        try:
+            entries = list(os.scandir(self.directory))
+        except OSError as exc:
+            raise _store_error(exc) from None
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                continue
+            stat = entry.stat(follow_symlinks=False)
+            modified = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+            yield StoredObject(Path(entry.path).as_uri(), stat.st_size, modified)
+
+    def check(self) -> None:
+        if not os.access(self.directory, os.W_OK | os.X_OK):
+            raise StoreUnavailable(f"file store directory {self.directory} is not writable")
+
+    def properties(self) -> Mapping[str, object]:
+        return {"data_dir": str(self.directory)}
 
     def _path_for_key(self, key: str) -> Path:
         # Keys are image ids chosen by the service; refuse anything that could
