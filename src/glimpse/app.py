@@ -7,6 +7,7 @@ through one builder for their options and one context argument each.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -27,24 +28,41 @@ from glimpse.registry.images import ImageRegistry
 from glimpse.registry.members import MemberRegistry
 from glimpse.registry.tokens import TokenRegistry
 from glimpse.service import Services
+from glimpse.service.data import UploadLease
 from glimpse.service.quotas import limits_table
 from glimpse.settings import CONFIG_ENV, Settings, load
 from glimpse.store.base import Store, StoreContext
-from glimpse.store.stores import Stores
+from glimpse.store.stores import NamedStore, Stores
 
 
 def build_stores(settings: Settings) -> Stores:
-    """The default store and every store with a table of its own, each built once."""
+    """The default store and every store with a table of its own, each built once.
+
+    ``[stores.<name>]`` names a store; its ``driver`` key (default: the name)
+    chooses the driver and ``description`` is what store discovery shows; the
+    other keys are the driver's options.
+    """
     data_dir = Path(settings.data_dir).resolve()
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, as the registry's
-    context = StoreContext(data_dir, settings.images.hash_algo)
     names = dict.fromkeys([settings.stores.default, *settings.stores.drivers])
-    built: dict[str, Store] = {}
+    enabled: list[NamedStore] = []
     for name in names:
-        cls = plugins.load("glimpse.stores", name)
-        raw = settings.stores.drivers.get(name, {})
-        built[name] = cls(options.build(cls.Options, raw, f"stores.{name}"), context)
-    return Stores(built, settings.stores.default)
+        raw = dict(settings.stores.drivers.get(name, {}))
+        driver = raw.pop("driver", name)
+        description = raw.pop("description", "")
+        for key, value in (("driver", driver), ("description", description)):
+            if not isinstance(value, str):
+                raise ConfigError(f"stores.{name}.{key} must be a string")
+        cls = plugins.load("glimpse.stores", driver)
+        context = StoreContext(data_dir, settings.images.hash_algo, name)
+        store: Store = cls(options.build(cls.Options, raw, f"stores.{name}"), context)
+        enabled.append(NamedStore(name, driver, store, description))
+    return Stores(enabled, settings.stores.default)
+
+
+def node_name() -> str:
+    """This process, as leases name their holder: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def build_identity(settings: Settings, tokens: TokenRegistry) -> Identity:
@@ -78,6 +96,7 @@ def build_app(settings: Settings) -> ASGIApp:
         policy=Policy.from_file(settings.policy.file),
         protections=PropertyProtections.from_file(settings.policy.property_protections_file),
         quota_limits=limits_table(settings.quotas),
+        lease=UploadLease(node_name(), settings.scrub.upload_lease),
     )
     app = Starlette(
         routes=ROUTES,

@@ -79,6 +79,10 @@ def _report(settings: Settings) -> None:
             )
     for warning in db.exposed_files(settings.registry_url):
         log.warning("%s", warning)
+    from glimpse.app import build_stores
+
+    for name, why in build_stores(settings).unreachable().items():
+        log.warning("store %s does not answer: %s; the server starts without it", name, why)
 
 
 def _loopback(host: str) -> bool:

@@ -69,6 +69,22 @@ class ImageSettings:
     tag_quota: int = option(128, "Tags allowed per image.", minimum=0)
     member_quota: int = option(128, "Members allowed per image.", minimum=0)
     json_body_limit: int = option(1 << 20, "Largest JSON request body, in bytes.", minimum=1)
+    delayed_delete: bool = option(
+        False,
+        "Deleting an image with data moves it to pending_delete; the scrubber removes its "
+        "bytes scrub_time seconds later (glimpse scrub --restore ID brings it back before).",
+    )
+    scrub_time: int = option(
+        0, "Seconds a pending_delete image's bytes are kept before scrubbing.", minimum=0
+    )
+    show_multiple_locations: bool = option(
+        False,
+        "Show the locations attribute and allow JSON-patch of /locations (Glance's legacy "
+        "locations API); locations reveal store URLs, so only where callers may know them.",
+    )
+    show_image_direct_url: bool = option(
+        False, "Show direct_url, the first location's URL, on images that have data."
+    )
 
 
 @dataclass(frozen=True)
@@ -124,9 +140,36 @@ class QuotaSettings(QuotaLimitSettings):
 
 @dataclass(frozen=True)
 class StoreSettings:
-    default: str = option("file", "Store driver for uploaded image data.")
+    default: str = option(
+        "file", "The store (a name of [stores.<name>]) that takes uploads unless asked otherwise."
+    )
     drivers: Mapping[str, Mapping[str, Any]] = tables(
-        "Each driver's options sit in [stores.<driver>], listed below."
+        "Each store is a table [stores.<name>]: driver = one of the drivers below (default: "
+        "the name), description = what store discovery shows, and the driver's options. "
+        "Several stores may use one driver, e.g. [stores.fast] and [stores.cold] both "
+        'driver = "file" with their own directories.'
+    )
+
+
+@dataclass(frozen=True)
+class ScrubSettings:
+    interval: int = option(
+        300,
+        "Seconds between the server's own scrubs (expired upload leases, delayed deletes), "
+        "run by one node at a time; 0: only glimpse scrub does it.",
+        minimum=0,
+    )
+    upload_lease: int = option(
+        120,
+        "Seconds an upload's lease holds without new bytes; a node that died mid-upload "
+        "leaves an image the scrubber returns to queued after this.",
+        minimum=5,
+    )
+    orphan_grace: int = option(
+        86400,
+        "Seconds an object no image references must have existed before glimpse scrub "
+        "--orphans counts it (uploads in flight are not orphans).",
+        minimum=0,
     )
 
 
@@ -142,6 +185,7 @@ class Settings:
     policy: PolicySettings = field(default_factory=PolicySettings)
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
     stores: StoreSettings = field(default_factory=StoreSettings)
+    scrub: ScrubSettings = field(default_factory=ScrubSettings)
 
     @property
     def registry_url(self) -> str:
@@ -216,5 +260,15 @@ def _chosen_tables(table: str) -> list[str]:
     lines: list[str] = []
     for name in plugins.names(group):
         driver = plugins.load(group, name)
-        lines += options.sample(driver.Options, f"{table}.{name}", commented=True)
+        section = options.sample(driver.Options, f"{table}.{name}", commented=True)
+        if table == "stores":
+            section[1:1] = [
+                "# The driver of this store; default: the table's name.",
+                f'# driver = "{name}"',
+                "",
+                "# What GET /v2/info/stores shows of this store.",
+                '# description = ""',
+                "",
+            ]
+        lines += section
     return lines

@@ -45,6 +45,8 @@ class UploadBody:
     bridge: BodyBridge
     pump: asyncio.Task[None]
     expected_size: int | None
+    #: The store the client asked for with ``X-Image-Meta-Store``; None: the default.
+    store: str | None = None
 
     def blocks(self) -> Iterator[bytes]:
         return self.bridge.blocks()
@@ -64,8 +66,9 @@ async def read_upload(request: Request) -> UploadBody:
             f"{OCTET_STREAM}"
         )
     expected = _declared_size(request)
+    store = request.headers.get("x-image-meta-store")
     bridge = BodyBridge(request.stream())
-    return UploadBody(bridge, asyncio.create_task(bridge.pump()), expected)
+    return UploadBody(bridge, asyncio.create_task(bridge.pump()), expected, store)
 
 
 def _declared_size(request: Request) -> int | None:
@@ -110,7 +113,9 @@ def _send(found: Download, request: Request) -> Response:
 
 upload = endpoint(
     read_upload,
-    lambda c: c.services.data.upload(c.actor, c.image_id, c.input.blocks(), c.input.expected_size),
+    lambda c: c.services.data.upload(
+        c.actor, c.image_id, c.input.blocks(), c.input.expected_size, c.input.store
+    ),
     no_content,
 )
 download = endpoint(no_body, lambda c: c.services.data.download(c.actor, c.image_id), _send)

@@ -15,7 +15,7 @@ def isotime(value: datetime) -> str:
 
 def image_view(image: Image) -> dict[str, Any]:
     # One dict display: lists of a thousand images make this function hot.
-    return {
+    view = {
         **image.properties,
         "id": image.id,
         "name": image.name,
@@ -40,3 +40,8 @@ def image_view(image: Image) -> dict[str, Any]:
         "file": f"/v2/images/{image.id}/file",
         "schema": "/v2/schemas/image",
     }
+    if image.locations:
+        stores = image.stores
+        if stores:
+            view["stores"] = ",".join(stores)
+    return view

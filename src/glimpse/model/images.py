@@ -120,12 +120,43 @@ class PatchOp:
     value: object = None
 
 
+class LocationStatus(StrEnum):
+    """Whether a location's bytes can be served (Glance's location statuses, and ours)."""
+
+    ACTIVE = "active"
+    #: Registered without validation data: its hashes are being computed.
+    HASHING = "hashing"
+    #: Its bytes were unreadable or did not match the image's hashes.
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """One place an image's bytes are kept: a store URL and its metadata.
+
+    ``metadata`` is the JSON object clients see beside the URL; its ``store``
+    key names the store. ``owned`` is true when Glimpse wrote the object
+    itself: only those are ever deleted by Glimpse; an object registered
+    from outside outlives its image.
+    """
+
+    url: str
+    metadata: Mapping[str, object] = field(default_factory=dict)
+    owned: bool = False
+    status: LocationStatus = LocationStatus.ACTIVE
+
+    @property
+    def store(self) -> str | None:
+        store = self.metadata.get("store")
+        return store if isinstance(store, str) else None
+
+
 @dataclass(frozen=True, slots=True)
 class Image:
     """One image record as the registry holds it.
 
-    ``location`` is the store URL of the image data; it is internal and never
-    shown to API clients. ``properties`` are the free-form string properties.
+    ``locations`` are the places its bytes are kept, in the order downloads
+    try them. ``properties`` are the free-form string properties.
     """
 
     id: str
@@ -146,9 +177,14 @@ class Image:
     os_hash_value: str | None
     created_at: datetime
     updated_at: datetime
-    location: str | None = None
     tags: tuple[str, ...] = ()
     properties: Mapping[str, str] = field(default_factory=dict)
+    locations: tuple[Location, ...] = ()
+
+    @property
+    def stores(self) -> tuple[str, ...]:
+        """The ids of the stores holding the bytes, each once, in location order."""
+        return tuple(dict.fromkeys(loc.store for loc in self.locations if loc.store))
 
     @classmethod
     def create(cls, request: NewImage, image_id: str, owner: str | None, now: datetime) -> Image:
@@ -200,7 +236,7 @@ class Image:
         checksum: str,
         os_hash_algo: str,
         os_hash_value: str,
-        location: str,
+        location: Location,
         now: datetime,
     ) -> Image:
         """A saving image made active with the data its upload stored."""
@@ -211,7 +247,7 @@ class Image:
             checksum=checksum,
             os_hash_algo=os_hash_algo,
             os_hash_value=os_hash_value,
-            location=location,
+            locations=(location,),
         )
 
     def deactivated(self, now: datetime) -> Image:
@@ -229,11 +265,21 @@ class Image:
             raise Forbidden(f"Not allowed to {verb} image in status '{self.status}'")
         return self.transition(target, now)
 
-    def deleted(self, now: datetime) -> Image:
-        """The image marked deleted; Forbidden while it is protected."""
+    def deleted(self, now: datetime, *, delayed: bool = False) -> Image:
+        """The image marked deleted; Forbidden while it is protected.
+
+        With ``delayed`` (delayed delete on) an image with data goes to
+        ``pending_delete`` and keeps its locations for the scrubber; otherwise
+        only the locations of objects Glimpse did not write stay recorded.
+        """
         if self.protected:
             raise Forbidden(f"Image {self.id} is protected and cannot be deleted.")
-        return self.transition(Status.DELETED, now)
+        if delayed and self.locations and Status.PENDING_DELETE in TRANSITIONS[self.status]:
+            return self.transition(Status.PENDING_DELETE, now)
+        gone = self.transition(Status.DELETED, now)
+        return dataclasses.replace(
+            gone, locations=tuple(loc for loc in self.locations if not loc.owned)
+        )
 
     def with_attribute(self, name: str, value: object) -> Image:
         """The image with settable base attribute ``name`` set to a validated ``value``."""
@@ -259,6 +305,9 @@ class Image:
             case "tags", tuple():
                 return dataclasses.replace(self, tags=tuple(str(t) for t in value))
         raise ValueError(f"not a settable value of {name}: {value!r}")
+
+    def with_locations(self, locations: tuple[Location, ...]) -> Image:
+        return dataclasses.replace(self, locations=locations)
 
     def with_tags(self, tags: tuple[str, ...]) -> Image:
         return dataclasses.replace(self, tags=tags)

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Engine,
@@ -23,14 +24,33 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    update,
 )
 from sqlalchemy.engine import Connection
 
 from glimpse.errors import ImageNotFound, Invalid, InvalidMarker
-from glimpse.model import GONE, Filter, Grant, Image, ListQuery, Scope, Status, Usage, Visibility
+from glimpse.model import (
+    GONE,
+    Filter,
+    Grant,
+    Image,
+    ListQuery,
+    Location,
+    LocationStatus,
+    Scope,
+    Status,
+    Usage,
+    Visibility,
+)
 from glimpse.registry.ledger import ProjectLedger, usage_of
 from glimpse.registry.rows import BASE_COLUMNS, insert_image, save_image
-from glimpse.registry.tables import image_members, image_properties, image_tags, images
+from glimpse.registry.tables import (
+    image_locations,
+    image_members,
+    image_properties,
+    image_tags,
+    images,
+)
 
 _STATUSES = {s.value: s for s in Status}
 _VISIBILITIES = {v.value: v for v in Visibility}
@@ -40,6 +60,15 @@ _PROPERTIES = select(image_properties.c.image_id, image_properties.c.name, image
 _PROPERTIES_OF_ONE = _PROPERTIES.where(image_properties.c.image_id == bindparam("image_id"))
 _TAGS = select(image_tags.c.image_id, image_tags.c.value).order_by(image_tags.c.value)
 _TAGS_OF_ONE = _TAGS.where(image_tags.c.image_id == bindparam("image_id"))
+_LOCATIONS = select(
+    image_locations.c.image_id,
+    image_locations.c.url,
+    image_locations.c.meta,
+    image_locations.c.owned,
+    image_locations.c.status,
+).order_by(image_locations.c.image_id, image_locations.c.position)
+_LOCATIONS_OF_ONE = _LOCATIONS.where(image_locations.c.image_id == bindparam("image_id"))
+_LOCATION_STATUSES = {s.value: s for s in LocationStatus}
 # Sorting on a nullable column goes through COALESCE so that NULLs have one
 # place in the order on every backend, and keyset cursors can compare them.
 _NULL_SORT_DEFAULT: dict[str, Any] = {
@@ -75,6 +104,41 @@ class ImageRegistry:
         with self.engine.begin() as conn:
             save_image(conn, image, previous)
         return image
+
+    def renew_lease(self, image_id: str, holder: str, until: datetime) -> bool:
+        """Hold (or keep holding) the lease of ``image_id``'s upload until ``until``.
+
+        False when the image is no longer saving under this holder's lease (the
+        scrubber took it back, or it was deleted): the upload must stop.
+        """
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(images)
+                .where(
+                    images.c.id == image_id,
+                    images.c.status == Status.SAVING.value,
+                    or_(images.c.lease_holder.is_(None), images.c.lease_holder == holder),
+                )
+                .values(lease_holder=holder, lease_expires_at=until)
+            )
+            return bool(result.rowcount == 1)
+
+    def expired_uploads(self, now: datetime, started_before: datetime) -> list[Image]:
+        """Saving images whose upload lease expired before ``now``, or that never took
+        one and started before ``started_before`` (a node that died at once)."""
+        lapsed = or_(
+            images.c.lease_expires_at < now,
+            and_(
+                images.c.lease_expires_at.is_(None),
+                images.c.upload_started_at < started_before,
+            ),
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*BASE_COLUMNS).where(images.c.status == Status.SAVING.value, lapsed)
+            ).all()
+            ids = select(images.c.id).where(images.c.status == Status.SAVING.value, lapsed)
+            return _load(conn, rows, ids.scalar_subquery())
 
     @contextlib.contextmanager
     def locked(self, project: str | None) -> Iterator[ProjectLedger]:
@@ -137,15 +201,22 @@ def _load(conn: Connection, rows: Sequence[Any], ids: Any) -> list[Image]:
     if isinstance(ids, str):
         prop_rows = conn.execute(_PROPERTIES_OF_ONE, {"image_id": ids})
         tag_rows = conn.execute(_TAGS_OF_ONE, {"image_id": ids})
+        location_rows = conn.execute(_LOCATIONS_OF_ONE, {"image_id": ids})
     else:
         prop_rows = conn.execute(_PROPERTIES.where(image_properties.c.image_id.in_(ids)))
         tag_rows = conn.execute(_TAGS.where(image_tags.c.image_id.in_(ids)))
+        location_rows = conn.execute(_LOCATIONS.where(image_locations.c.image_id.in_(ids)))
     properties: dict[str, dict[str, str]] = {row[0]: {} for row in rows}
     tags: dict[str, list[str]] = {row[0]: [] for row in rows}
     for image_id, name, value in prop_rows:
         properties[image_id][name] = value
     for image_id, value in tag_rows:
         tags[image_id].append(value)
+    locations: dict[str, list[Location]] = {}
+    for image_id, url, meta, owned, status in location_rows:
+        locations.setdefault(image_id, []).append(
+            Location(url, orjson.loads(meta), bool(owned), _LOCATION_STATUSES[status])
+        )
     # Positional construction: a thousand rows per page make this loop hot.
     return [
         Image(
@@ -167,9 +238,9 @@ def _load(conn: Connection, rows: Sequence[Any], ids: Any) -> list[Image]:
             row[15],
             row[16],
             row[17],
-            row[18],
             tags=tuple(tags[row[0]]),
             properties=properties[row[0]],
+            locations=tuple(locations.get(row[0], ())),
         )
         for row in rows
     ]

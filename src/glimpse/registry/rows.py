@@ -1,4 +1,8 @@
-"""Writing image rows: insert, and compare-and-set save of what changed."""
+"""Writing image rows: insert, and compare-and-set save of what changed.
+
+Locations are written whole when they change: a list of a few rows, whose
+order is what downloads follow.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from glimpse.errors import Duplicate, ImageNotFound, InvalidTransition
-from glimpse.model import Image, Status, Visibility
-from glimpse.registry.tables import image_properties, image_tags, images
+from glimpse.model import Image, Location, Status, Visibility
+from glimpse.registry.tables import image_locations, image_properties, image_tags, images
 
 # In the order of Image's fields, so a row builds an Image positionally.
 BASE_COLUMNS = [images.c[f.name] for f in dataclasses.fields(Image) if f.name in images.c]
@@ -27,6 +32,7 @@ def insert_image(conn: Connection, image: Image) -> None:
         raise Duplicate(f"An image with identifier {image.id} already exists") from None
     _insert_properties(conn, image.id, image.properties.items())
     _insert_tags(conn, image.id, image.tags)
+    _insert_locations(conn, image.id, image.locations)
 
 
 def save_image(conn: Connection, image: Image, previous: Image) -> None:
@@ -43,6 +49,8 @@ def save_image(conn: Connection, image: Image, previous: Image) -> None:
     if previous.status == Status.SAVING and image.status != Status.SAVING:
         values["reserved"] = 0  # the upload ended: its size, if any, counts instead
         values["upload_started_at"] = None
+        values["lease_holder"] = None
+        values["lease_expires_at"] = None
     elif image.status == Status.SAVING and previous.status != Status.SAVING:
         values["upload_started_at"] = image.updated_at
     result = conn.execute(
@@ -54,6 +62,8 @@ def save_image(conn: Connection, image: Image, previous: Image) -> None:
         if current is None:
             raise ImageNotFound(image.id)
         raise InvalidTransition(f"Image {image.id} changed status to {current} during this request")
+    if image.locations != previous.locations:
+        save_locations(conn, image.id, image.locations)
     if image.properties != previous.properties:
         _save_properties(conn, image.id, previous.properties, image.properties)
     if image.tags != previous.tags:
@@ -65,6 +75,29 @@ def save_image(conn: Connection, image: Image, previous: Image) -> None:
                 )
             )
         _insert_tags(conn, image.id, [t for t in image.tags if t not in previous.tags])
+
+
+def save_locations(conn: Connection, image_id: str, locations: Iterable[Location]) -> None:
+    """Replace the image's locations with ``locations``, in order."""
+    conn.execute(delete(image_locations).where(image_locations.c.image_id == image_id))
+    _insert_locations(conn, image_id, locations)
+
+
+def _insert_locations(conn: Connection, image_id: str, locations: Iterable[Location]) -> None:
+    rows = [
+        {
+            "image_id": image_id,
+            "position": position,
+            "url": loc.url,
+            "store": loc.store,
+            "meta": orjson.dumps(dict(loc.metadata)).decode(),
+            "owned": loc.owned,
+            "status": loc.status.value,
+        }
+        for position, loc in enumerate(locations)
+    ]
+    if rows:
+        conn.execute(insert(image_locations), rows)
 
 
 def _plain(value: Any) -> Any:

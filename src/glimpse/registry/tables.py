@@ -48,7 +48,6 @@ images = Table(
     Column("checksum", String(32)),
     Column("os_hash_algo", String(64)),
     Column("os_hash_value", String(128)),
-    Column("location", Text),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("deleted_at", DateTime),
@@ -56,6 +55,9 @@ images = Table(
     Column("reserved", BigInteger, nullable=False, server_default=text("0")),
     # When the upload holding the reservation started; edits do not move it.
     Column("upload_started_at", DateTime),
+    # The node streaming an upload, and until when its lease holds unless renewed.
+    Column("lease_holder", String(255)),
+    Column("lease_expires_at", DateTime),
     Index(None, "created_at", "id"),
     Index(None, "updated_at", "id"),
     Index(None, "status"),
@@ -63,6 +65,23 @@ images = Table(
     Index(None, "name"),
     Index(None, "checksum"),
     Index(None, "os_hash_value"),
+    Index(None, "status", "lease_expires_at"),
+)
+
+# Where an image's bytes are, in the order downloads try them. Rows of objects
+# Glimpse did not write (owned false) stay after their image is deleted, so
+# that no orphan search ever takes such an object for one of its own.
+image_locations = Table(
+    "image_locations",
+    metadata,
+    Column("image_id", String(36), ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("store", String(255)),
+    Column("meta", Text, nullable=False),
+    Column("owned", Boolean, nullable=False),
+    Column("status", String(20), nullable=False),
+    Index(None, "store"),
 )
 
 image_properties = Table(
@@ -113,4 +132,14 @@ project_locks = Table(
     "project_locks",
     metadata,
     Column("project", String(255), primary_key=True),
+)
+
+# Named leases held by one node at a time until they expire (the scrubber's turn):
+# coordination across nodes through the registry, with no server of its own.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
 )

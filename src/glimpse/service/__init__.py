@@ -17,7 +17,7 @@ from glimpse.model import QuotaLimits
 from glimpse.registry.images import ImageRegistry
 from glimpse.registry.members import MemberRegistry
 from glimpse.service.access import Access
-from glimpse.service.data import DataService
+from glimpse.service.data import DataService, UploadLease
 from glimpse.service.images import ImageService
 from glimpse.service.quotas import Quotas
 from glimpse.service.sharing import SharingService
@@ -46,12 +46,13 @@ class Services:
         policy: Policy,
         protections: PropertyProtections,
         quota_limits: Mapping[str | None, QuotaLimits],
+        lease: UploadLease,
     ) -> Services:
         access = Access(images, members, policy, protections)
         quotas = Quotas(images, quota_limits)
         return cls(
             images=ImageService(images, access, quotas, stores, settings),
-            data=DataService(access, quotas, stores, settings),
+            data=DataService(access, quotas, stores, settings, images, lease),
             sharing=SharingService(access, members, settings.member_quota),
             usage=UsageService(quotas),
         )

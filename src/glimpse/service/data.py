@@ -8,8 +8,11 @@ complete are removed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import logging
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from glimpse.auth.identity import Actor
 from glimpse.digest import DigestingStream
@@ -18,15 +21,19 @@ from glimpse.errors import (
     Gone,
     ImageNotFound,
     InvalidTransition,
+    ObjectNotFound,
     StoreUnavailable,
     TooLarge,
 )
-from glimpse.model import Image, Status, utcnow
+from glimpse.model import Image, Location, LocationStatus, Status, utcnow
+from glimpse.registry.images import ImageRegistry
 from glimpse.service.access import Access
 from glimpse.service.quotas import Quotas
 from glimpse.settings import ImageSettings
 from glimpse.store.base import Source
 from glimpse.store.stores import Stores
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,13 +45,23 @@ class Download:
 
 
 @dataclass(frozen=True)
+class UploadLease:
+    """Who streams uploads on this node, and how long their leases hold unrenewed."""
+
+    holder: str
+    seconds: float
+
+
+@dataclass(frozen=True)
 class DataService:
-    """Image bytes: upload into the default store, download from wherever they are."""
+    """Image bytes: upload into a store, download from the first location that answers."""
 
     access: Access
     quotas: Quotas
     stores: Stores
     settings: ImageSettings
+    registry: ImageRegistry
+    lease: UploadLease
 
     def upload(
         self,
@@ -52,12 +69,17 @@ class DataService:
         image_id: str,
         chunks: Iterable[bytes],
         expected_size: int | None = None,
+        store: str | None = None,
     ) -> Image:
-        """Stream data into the store; the image is active only if all of it arrived.
+        """Stream data into a store (``store``, else the default); the image is active
+        only if all of it arrived.
 
         Quotas hold while the bytes stream: the size cap and the owner's
         ``image_size_total`` stop the upload at the chunk that would cross them.
+        The upload holds a lease renewed while bytes flow, so that if this node
+        dies the scrubber of any node returns the image to ``queued``.
         """
+        target = self.stores.writable(store)
         seen = self.access.see(actor, image_id)
         self.access.require("upload_image", actor, seen)
         image = seen.image
@@ -67,15 +89,22 @@ class DataService:
             raise TooLarge(f"Image size {expected_size} exceeds the size cap of {cap} bytes")
         self.quotas.start_upload(saving, image)
         stream = DigestingStream(
-            chunks, algo=self.settings.hash_algo, size_cap=cap, expected_size=expected_size
+            self._leased(image_id, chunks),
+            algo=self.settings.hash_algo,
+            size_cap=cap,
+            expected_size=expected_size,
         )
         try:
-            location = self.stores.default.put(
-                image.id, self.quotas.metered(saving, stream, expected_size)
+            url = target.store.put(
+                image.id,
+                self.quotas.metered(saving, stream, expected_size),
+                size=expected_size,
+                project=image.owner,
             )
+            location = Location(url, {"store": target.name}, owned=True)
             digest = stream.digest
             if digest is None:  # the store returned before it took every chunk
-                self.stores.discard(location)
+                self.stores.discard(url, target.name)
                 raise StoreUnavailable("The store did not take the whole image")
         except BaseException:
             self._restore_queued(saving)
@@ -91,13 +120,26 @@ class DataService:
         try:
             return self.quotas.end_upload(active, saving)
         except (InvalidTransition, ImageNotFound):
-            # Deleted while the bytes streamed: the bytes must not outlive it.
-            self.stores.discard(location)
+            # Deleted (or scrubbed) while the bytes streamed: the bytes must not outlive it.
+            self.stores.discard(url, target.name)
             raise Gone(f"Image {image_id} was deleted during the upload") from None
         except BaseException:
-            self.stores.discard(location)
+            self.stores.discard(url, target.name)
             self._restore_queued(saving)
             raise
+
+    def _leased(self, image_id: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """The chunks, renewing the upload's lease every third of its term while they flow."""
+        seconds = self.lease.seconds
+        renew_at = 0.0
+        for chunk in chunks:
+            now = time.monotonic()
+            if now >= renew_at:
+                until = utcnow() + timedelta(seconds=seconds)
+                if not self.registry.renew_lease(image_id, self.lease.holder, until):
+                    raise Gone(f"Image {image_id} is no longer being uploaded here")
+                renew_at = now + seconds / 3
+            yield chunk
 
     def download(self, actor: Actor, image_id: str) -> Download:
         """The image and the source of its bytes, if it has any."""
@@ -108,9 +150,24 @@ class DataService:
             raise Forbidden(
                 "The requested image has been deactivated. Image data download is forbidden."
             )
-        if image.location is None or image.size is None:
+        if not image.locations or image.size is None:
             return Download(image, None)
-        return Download(image, self.stores.open(image.location))
+        return Download(image, self.first_answering(image))
+
+    def first_answering(self, image: Image) -> Source:
+        """The source of the first usable location that answers; the last error if none."""
+        failure: Exception = ObjectNotFound(f"Image {image.id} has no readable location")
+        for location in image.locations:
+            if location.status != LocationStatus.ACTIVE:
+                continue
+            try:
+                return self.stores.open(location.url, location.store)
+            except (StoreUnavailable, ObjectNotFound) as exc:
+                log.warning(
+                    "image %s: location in store %s failed: %s", image.id, location.store, exc
+                )
+                failure = exc
+        raise failure
 
     def _restore_queued(self, saving: Image) -> None:
         # Deleted meanwhile: there is nothing to restore.

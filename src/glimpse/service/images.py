@@ -141,13 +141,15 @@ class ImageService:
         seen = self.access.see(actor, image_id)
         self.access.require("delete_image", actor, seen)
         image = seen.image
-        deleted = image.deleted(utcnow())
+        deleted = image.deleted(utcnow(), delayed=self.settings.delayed_delete)
         if image.status == Status.SAVING:
             self.quotas.end_upload(deleted, image)  # gives back the room the upload held
         else:
             self.registry.save(deleted, image)
-        if image.location is not None:
-            self.stores.discard(image.location)
+        if deleted.status == Status.DELETED:
+            for location in image.locations:
+                if location.owned:
+                    self.stores.discard(location.url, location.store)
 
     def add_tag(self, actor: Actor, image_id: str, tag: str) -> None:
         seen = self.access.see(actor, image_id)

@@ -1,60 +1,97 @@
-"""The enabled stores of a deployment: the default for new data, each by name and by scheme.
+"""The enabled stores of a deployment, by name: the default for new data, and
+which store serves a location.
 
-The service reads and deletes through ``for_location``, so an image's bytes
-are found by their location URL whichever store wrote them.
+A location is served by the store its metadata names when that store is
+enabled and holds the URL, else by the first enabled store whose schemes and
+places (directory, bucket, containers) take the URL. So an image's bytes are
+found whichever store wrote them, and two stores of one driver (two
+directories, two buckets) stay apart.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from glimpse.errors import ConfigError, StoreUnavailable
+from glimpse.errors import ConfigError, Invalid, StoreUnavailable
 from glimpse.store.base import Source, Store
 
 log = logging.getLogger(__name__)
 
 
+class NoStoreFor(StoreUnavailable):
+    """No enabled store serves a location's URL."""
+
+
+@dataclass(frozen=True)
+class NamedStore:
+    """One enabled store with its id and the description operators gave it."""
+
+    name: str
+    driver: str
+    store: Store
+    description: str = ""
+
+
 class Stores:
-    """Every enabled store, by name; ``default`` takes uploads."""
+    """Every enabled store, by name, in the settings' order; ``default`` takes uploads."""
 
-    def __init__(self, by_name: Mapping[str, Store], default: str) -> None:
-        if default not in by_name:
+    def __init__(self, enabled: list[NamedStore], default: str) -> None:
+        self.by_name = {named.name: named for named in enabled}
+        if default not in self.by_name:
             raise ConfigError(f"stores.default names {default!r}, which is not enabled")
-        if not by_name[default].writable:
+        if not self.by_name[default].store.writable:
             raise ConfigError(f"stores.default {default!r} is a read-only store")
-        self.by_name = dict(by_name)
-        self.default = by_name[default]
-        self.by_scheme: dict[str, Store] = {}
-        for name, store in by_name.items():
-            for scheme in store.schemes:
-                if scheme in self.by_scheme:
-                    raise ConfigError(
-                        f"stores {name!r} and another enabled store both serve {scheme}:// "
-                        "locations"
-                    )
-                self.by_scheme[scheme] = store
+        self.default_name = default
 
-    def for_location(self, location: str) -> Store:
-        """The store that serves ``location``; StoreUnavailable if none is enabled for it."""
-        scheme = urlsplit(location).scheme
-        store = self.by_scheme.get(scheme)
-        if store is None:
-            raise StoreUnavailable(f"No enabled store serves {scheme or 'scheme-less'} locations")
-        return store
+    @property
+    def default(self) -> Store:
+        return self.by_name[self.default_name].store
 
-    def open(self, location: str) -> Source:
-        """The bytes at ``location``, from whichever store serves it."""
-        return self.for_location(location).open(location)
+    def writable(self, name: str | None) -> NamedStore:
+        """The store an upload asked for (the default when None); Invalid (400) for an
+        unknown or read-only store."""
+        named = self.by_name.get(self.default_name if name is None else name)
+        if named is None:
+            raise Invalid(f"Store for identifier {name} not found")
+        if not named.store.writable:
+            raise Invalid(f"Store {name} is read-only")
+        return named
 
-    def discard(self, location: str) -> None:
-        """Remove the bytes at ``location`` after the registry let go of them.
+    def resolve(self, url: str, store_id: str | None = None) -> NamedStore:
+        """The store serving ``url``; NoStoreFor if no enabled store does."""
+        named = self.by_name.get(store_id) if store_id else None
+        if named is not None and named.store.serves(url):
+            return named
+        scheme = urlsplit(url).scheme
+        for candidate in self.by_name.values():
+            if scheme in candidate.store.schemes and candidate.store.serves(url):
+                return candidate
+        raise NoStoreFor(f"No enabled store serves {scheme or 'scheme-less'} location {url}")
+
+    def open(self, url: str, store_id: str | None = None) -> Source:
+        """The bytes at ``url``, from whichever store serves it."""
+        return self.resolve(url, store_id).store.open(url)
+
+    def discard(self, url: str, store_id: str | None = None) -> None:
+        """Remove the bytes at ``url`` after the registry let go of them.
 
         A failure is logged, not raised: the row no longer points at the
-        bytes, so the caller's change stands and an operator removes the orphan.
+        bytes, so the caller's change stands and ``glimpse scrub --orphans``
+        finds what is left.
         """
         try:
-            self.for_location(location).delete(location)
-        except Exception:
-            log.exception("could not remove image data at %s", location)
+            self.resolve(url, store_id).store.delete(url)
+        except Exception as exc:
+            log.warning("could not remove image data at %s: %s", url, exc)
+
+    def unreachable(self) -> dict[str, str]:
+        """Each store that does not answer now, with the reason (start-up reports)."""
+        found: dict[str, str] = {}
+        for named in self.by_name.values():
+            try:
+                named.store.check()
+            except StoreUnavailable as exc:
+                found[named.name] = str(exc)
+        return found
