@@ -1,4 +1,4 @@
-"""Shared fixtures: real server processes over SQLite and PostgreSQL, HTTP clients."""
+"""Shared fixtures: real server processes over SQLite and PostgreSQL, HTTP clients, Swift."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import httpx
 import pytest
 import sqlalchemy
 
+import peers
 from glimpse.testing import ServerProcess
+from swift.harness import Swift, run_swift
 
 PG_ADMIN_URL = os.environ.get(
     "GLIMPSE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -148,3 +150,13 @@ def trusted_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
 def api(server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=60) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def swift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swift]:
+    """A real OpenStack Swift, with its S3 API, per session (per xdist worker), stopped at the end.
+
+    Swift's store tests and S3's use it; one that cannot start fails them and never skips them.
+    """
+    with peers.required(run_swift(tmp_path_factory.mktemp("swift")), "OpenStack Swift") as running:
+        yield running

@@ -6,10 +6,16 @@ through one builder for their options and one context argument each.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
@@ -18,18 +24,22 @@ from glimpse import options, plugins
 from glimpse.api import errors as api_errors
 from glimpse.api.middleware import IdentityLayer, RequestFrame
 from glimpse.api.routes import PUBLIC_PATHS, ROUTES
+from glimpse.api.serialize import Display
 from glimpse.auth.identity import Identity, IdentityContext
 from glimpse.auth.policy import Policy
 from glimpse.auth.properties import PropertyProtections
 from glimpse.digest import check_algorithm
 from glimpse.errors import ConfigError, GlimpseError
+from glimpse.model import UploadLease
 from glimpse.registry import db
 from glimpse.registry.images import ImageRegistry
+from glimpse.registry.leases import NamedLeases
+from glimpse.registry.maintenance import MaintenanceRegistry
 from glimpse.registry.members import MemberRegistry
 from glimpse.registry.tokens import TokenRegistry
 from glimpse.service import Services
-from glimpse.service.data import UploadLease
-from glimpse.service.quotas import limits_table
+from glimpse.service.quotas import Quotas, limits_table
+from glimpse.service.scrub import Scrubber
 from glimpse.settings import CONFIG_ENV, Settings, load
 from glimpse.store.base import Store, StoreContext
 from glimpse.store.stores import NamedStore, Stores
@@ -50,13 +60,16 @@ def build_stores(settings: Settings) -> Stores:
         raw = dict(settings.stores.drivers.get(name, {}))
         driver = raw.pop("driver", name)
         description = raw.pop("description", "")
+        weight = raw.pop("weight", 0)
         for key, value in (("driver", driver), ("description", description)):
             if not isinstance(value, str):
                 raise ConfigError(f"stores.{name}.{key} must be a string")
+        if isinstance(weight, bool) or not isinstance(weight, int):
+            raise ConfigError(f"stores.{name}.weight must be an integer")
         cls = plugins.load("glimpse.stores", driver)
         context = StoreContext(data_dir, settings.images.hash_algo, name)
         store: Store = cls(options.build(cls.Options, raw, f"stores.{name}"), context)
-        enabled.append(NamedStore(name, driver, store, description))
+        enabled.append(NamedStore(name, driver, store, description, weight))
     return Stores(enabled, settings.stores.default)
 
 
@@ -88,10 +101,11 @@ def build_app(settings: Settings) -> ASGIApp:
     """Wire a complete application from settings; fails fast on bad configuration."""
     check_algorithm(settings.images.hash_algo)
     engine = db.connect(settings.registry_url, settings.registry.pool_size)
+    stores = build_stores(settings)
     services = Services.build(
         images=ImageRegistry(engine),
         members=MemberRegistry(engine),
-        stores=build_stores(settings),
+        stores=stores,
         settings=settings.images,
         policy=Policy.from_file(settings.policy.file),
         protections=PropertyProtections.from_file(settings.policy.property_protections_file),
@@ -100,6 +114,9 @@ def build_app(settings: Settings) -> ASGIApp:
     )
     app = Starlette(
         routes=ROUTES,
+        lifespan=scrub_lifespan(
+            settings.scrub.interval, build_scrubber(settings, ImageRegistry(engine), stores)
+        ),
         exception_handlers={
             GlimpseError: api_errors.glimpse_error,
             HTTPException: api_errors.http_error,
@@ -112,9 +129,71 @@ def build_app(settings: Settings) -> ASGIApp:
     app.state.settings = settings
     app.state.services = services
     app.state.public_endpoint = settings.server.public_endpoint
+    app.state.display = Display(
+        locations=settings.images.show_multiple_locations,
+        direct_url=settings.images.show_image_direct_url,
+        order=stores.ordered,
+    )
     app.state.inline_reads = engine.url.get_backend_name() == "sqlite"
     identity = build_identity(settings, TokenRegistry(engine))
     return RequestFrame(IdentityLayer(app, identity, PUBLIC_PATHS))
+
+
+def build_scrubber(settings: Settings, images: ImageRegistry, stores: Stores) -> Scrubber:
+    """The scrubber over the registry behind ``images`` and the enabled ``stores``."""
+    return Scrubber(
+        images=images,
+        maintenance=MaintenanceRegistry(images.engine),
+        leases=NamedLeases(images.engine),
+        quotas=Quotas(images, limits_table(settings.quotas)),
+        stores=stores,
+        settings=settings.scrub,
+        scrub_time=settings.images.scrub_time,
+    )
+
+
+def scrub_lifespan(
+    interval: int, scrubber: Scrubber
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """The worker's own scrubbing, as a lifespan: every ``interval`` seconds (0: never).
+
+    Every worker of every node asks for the scrub lease each interval and the
+    one that wins runs the pass, in a thread so the event loop keeps serving.
+    At shutdown the loop is cancelled (a pass under way finishes first).
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if interval <= 0:
+            yield
+            return
+        task = asyncio.create_task(_scrub_every(interval, scrubber, node_name()))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
+
+
+async def _scrub_every(interval: int, scrubber: Scrubber, holder: str) -> None:
+    log = logging.getLogger("glimpse.service.scrub")
+    while True:
+        try:
+            report = await anyio.to_thread.run_sync(scrubber.turn, holder)
+        except Exception:
+            # A pass that fails (registry or store down) is retried next interval.
+            log.exception("scrub: the pass failed")
+        else:
+            if report is not None and (report.reaped or report.deleted):
+                log.info(
+                    "scrub: %d uploads reaped, %d images deleted",
+                    len(report.reaped),
+                    len(report.deleted),
+                )
+        await asyncio.sleep(interval)
 
 
 def from_environment() -> ASGIApp:

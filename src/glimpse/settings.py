@@ -68,6 +68,7 @@ class ImageSettings:
     property_quota: int = option(128, "Extra properties allowed per image.", minimum=0)
     tag_quota: int = option(128, "Tags allowed per image.", minimum=0)
     member_quota: int = option(128, "Members allowed per image.", minimum=0)
+    location_quota: int = option(10, "Locations allowed per image.", minimum=1)
     json_body_limit: int = option(1 << 20, "Largest JSON request body, in bytes.", minimum=1)
     delayed_delete: bool = option(
         False,
@@ -76,6 +77,11 @@ class ImageSettings:
     )
     scrub_time: int = option(
         0, "Seconds a pending_delete image's bytes are kept before scrubbing.", minimum=0
+    )
+    do_secure_hash: bool = option(
+        True,
+        "Read registered objects in the background to compute their checksum and "
+        "multihash (and check declared ones before the image becomes active).",
     )
     show_multiple_locations: bool = option(
         False,
@@ -268,6 +274,9 @@ def _chosen_tables(table: str) -> list[str]:
                 "",
                 "# What GET /v2/info/stores shows of this store.",
                 '# description = ""',
+                "",
+                "# Locations in stores of greater weight are shown and read first.",
+                "# weight = 0",
                 "",
             ]
         lines += section

@@ -131,3 +131,78 @@ _HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_s
 def test_data(client: httpx.Client, image_id: str, headers: dict[str, str]) -> None:
     _answered_cleanly(client.get(f"/v2/images/{image_id}/file", headers=headers))
     _answered_cleanly(client.put(f"/v2/images/{image_id}/file", content=b"x", headers=headers))
+
+
+_LOCATION_BODIES = OBJECTS | st.fixed_dictionaries(
+    {"url": st.text(max_size=60) | JSON},
+    optional={
+        "validation_data": JSON
+        | st.dictionaries(
+            st.sampled_from(["os_hash_algo", "os_hash_value", "checksum", "x"]),
+            st.sampled_from(["md5", "sha1", "sha256", "sha512", "crc"]) | st.text(max_size=140),
+        )
+    },
+)
+
+
+@seed(20261216)
+@ROUTE_SETTINGS
+@given(body=_LOCATION_BODIES, store=_HEADER_TEXT.map(str.strip))
+def test_locations_and_stores(
+    client: httpx.Client, image_id: str, body: dict[str, Any], store: str
+) -> None:
+    queued = make_image(client)["id"]
+    for target in (queued, image_id):
+        _answered_cleanly(client.post(f"/v2/images/{target}/locations", content=_dumps(body)))
+        _answered_cleanly(client.get(f"/v2/images/{target}/locations"))
+    _answered_cleanly(client.delete(f"/v2/stores/{quote(store, safe='') or 'x'}/{image_id}"))
+    upload = client.put(
+        f"/v2/images/{queued}/file",
+        content=b"x",
+        headers={"Content-Type": "application/octet-stream", "X-Image-Meta-Store": store.strip()},
+    )
+    _answered_cleanly(upload)
+    _answered_cleanly(client.get("/v2/info/stores"))
+    _answered_cleanly(client.get("/v2/info/stores/detail"))
+    client.delete(f"/v2/images/{queued}")
+
+
+_LOCATION_PATHS = st.sampled_from(
+    ["/locations", "/locations/-", "/locations/0", "/locations/1", "/locations/x",
+     "/locations/0/url", "/locations/99999999999999999999", "/locations/-1"]
+)  # fmt: skip
+_LOCATION_OPS = st.fixed_dictionaries(
+    {
+        "op": st.sampled_from(["add", "remove", "replace", "move"]),
+        "path": _LOCATION_PATHS,
+        "value": _LOCATION_BODIES.map(lambda b: {**b, "metadata": {}})
+        | st.lists(_LOCATION_BODIES, max_size=2)
+        | JSON,
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def locations_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = ServerProcess(
+        data_dir=tmp_path_factory.mktemp("locations"),
+        env={"GLIMPSE_IMAGES__SHOW_MULTIPLE_LOCATIONS": "true"},
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@seed(20261217)
+@ROUTE_SETTINGS
+@given(document=st.lists(_LOCATION_OPS, max_size=3))
+def test_location_patches(locations_server: ServerProcess, document: list[Any]) -> None:
+    with httpx.Client(base_url=locations_server.url, timeout=60) as api:
+        image = make_image(api)
+        for target in (image["id"],):
+            response = api.patch(
+                f"/v2/images/{target}",
+                content=_dumps(document),
+                headers={"Content-Type": "application/openstack-images-v2.1-json-patch"},
+            )
+            _answered_cleanly(response)

@@ -5,7 +5,8 @@ model <- registry, store, auth <- service <- api <- app <- server, cli
 ```
 
 ``registry``, ``store`` and ``auth`` do not import each other, and the use-case
-modules under ``service`` import only its building blocks (``access``, ``quotas``).
+modules under ``service`` import only its building blocks (``access``, ``quotas``,
+``locating``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ RANK = {
     "__main__": 9,
 }
 SIBLINGS = {"registry", "store", "auth"}
-SERVICE_BLOCKS = {"access", "quotas"}
+SERVICE_BLOCKS = {"access", "quotas", "locating"}
 
 
 def _modules() -> list[Path]:

@@ -2,8 +2,8 @@
 
 ```python
 update = endpoint(read_patch, lambda c: c.services.images.update(c.actor, c.image_id, c.input),
-                  json_of(image_view))
-show = lookup(lambda c: c.services.images.get(c.actor, c.image_id), json_of(image_view))
+                  image_reply)
+show = lookup(lambda c: c.services.images.get(c.actor, c.image_id), image_reply)
 ```
 
 The reader parses the request into a typed input (or refuses it: 400, 413,

@@ -6,18 +6,27 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from glimpse.api import inputs, listing
-from glimpse.api.endpoint import action, endpoint, json_object_of, json_of, lookup, settings
+from glimpse.api.endpoint import action, endpoint, json_object_of, lookup, settings
 from glimpse.api.json import json_response
 from glimpse.api.patch import read_patch
-from glimpse.api.serialize import image_view
+from glimpse.api.serialize import Display, image_view
 from glimpse.model import Image, ListQuery
+
+
+def display(request: Request) -> Display:
+    found: Display = request.app.state.display
+    return found
+
+
+def image_reply(image: Image, request: Request) -> Response:
+    return json_response(image_view(image, display(request)))
 
 
 def _created(image: Image, request: Request) -> Response:
     # No OpenStack-image-import-methods header: no import method is implemented yet,
     # and clients that follow the header would meet 404s.
     headers = {"Location": f"{request.base_url}v2/images/{image.id}"}
-    return json_response(image_view(image), 201, headers)
+    return json_response(image_view(image, display(request)), 201, headers)
 
 
 async def _list_query(request: Request) -> ListQuery:
@@ -31,9 +40,10 @@ async def _list_query(request: Request) -> ListQuery:
 
 def _page(listed: tuple[ListQuery, list[Image]], request: Request) -> Response:
     query, images = listed
+    shown = display(request)
     params = request.query_params.multi_items()
     body: dict[str, object] = {
-        "images": [image_view(i) for i in images],
+        "images": [image_view(i, shown) for i in images],
         "first": listing.first_link(params),
         "schema": "/v2/schemas/images",
     }
@@ -49,11 +59,11 @@ create = endpoint(
 index = endpoint(
     _list_query, lambda c: (c.input, c.services.images.list(c.actor, c.input)), _page, reads=True
 )
-show = lookup(lambda c: c.services.images.get(c.actor, c.image_id), json_of(image_view))
+show = lookup(lambda c: c.services.images.get(c.actor, c.image_id), image_reply)
 update = endpoint(
     read_patch,
     lambda c: c.services.images.update(c.actor, c.image_id, c.input),
-    json_of(image_view),
+    image_reply,
 )
 delete = action(lambda c: c.services.images.delete(c.actor, c.image_id))
 add_tag = action(lambda c: c.services.images.add_tag(c.actor, c.image_id, c.path["tag"]))

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from glimpse.api import image_data, images, info, members, schemas, versions
+from glimpse.api import image_data, images, info, members, schemas, stores, versions
 from glimpse.api.endpoint import Handler
 
 
@@ -43,7 +43,11 @@ ROUTES = [
         PUT=members.update,
         DELETE=members.delete,
     ),
+    resource("/v2/images/{image_id}/locations", GET=stores.locations, POST=stores.add_location),
     resource("/v2/info/usage", GET=info.usage),
+    resource("/v2/info/stores", GET=stores.stores_info),
+    resource("/v2/info/stores/detail", GET=stores.stores_detail),
+    resource("/v2/stores/{store_id}/{image_id}", DELETE=stores.delete_from_store),
 ]
 #: Paths anyone may read: the version documents clients discover the API with.
 PUBLIC_PATHS = frozenset({"/", "/versions", "/v2", "/v2/"})

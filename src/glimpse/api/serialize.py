@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from glimpse.model import Image
+from glimpse.model import Image, Location, LocationStatus
+
+
+def _active(locations: Iterable[Location]) -> list[Location]:
+    return [loc for loc in locations if loc.status == LocationStatus.ACTIVE]
+
+
+@dataclass(frozen=True)
+class Display:
+    """What images show of their locations, as the deployment's settings say."""
+
+    #: ``locations`` on every image (Glance's show_multiple_locations).
+    locations: bool = False
+    #: ``direct_url`` on images with data (Glance's show_image_direct_url).
+    direct_url: bool = False
+    #: The usable locations in the order they are shown and read.
+    order: Callable[[Iterable[Location]], list[Location]] = field(default=_active)
 
 
 def isotime(value: datetime) -> str:
@@ -13,9 +31,13 @@ def isotime(value: datetime) -> str:
     return value.isoformat(timespec="seconds") + "Z"
 
 
-def image_view(image: Image) -> dict[str, Any]:
+def location_view(location: Location) -> dict[str, Any]:
+    return {"url": location.url, "metadata": dict(location.metadata)}
+
+
+def image_view(image: Image, display: Display) -> dict[str, Any]:
     # One dict display: lists of a thousand images make this function hot.
-    view = {
+    view: dict[str, Any] = {
         **image.properties,
         "id": image.id,
         "name": image.name,
@@ -40,8 +62,13 @@ def image_view(image: Image) -> dict[str, Any]:
         "file": f"/v2/images/{image.id}/file",
         "schema": "/v2/schemas/image",
     }
-    if image.locations:
-        stores = image.stores
+    if image.locations or display.locations:
+        shown = display.order(image.locations)
+        stores = [loc.store for loc in shown if loc.store]
         if stores:
             view["stores"] = ",".join(stores)
+        if display.locations:
+            view["locations"] = [location_view(loc) for loc in shown]
+        if display.direct_url and shown:
+            view["direct_url"] = shown[0].url
     return view

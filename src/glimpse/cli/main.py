@@ -1,5 +1,6 @@
 """`glimpse`: the entry point. Each command group lives in a module of its own
-(``serve``, ``db``, ``tokens``, ``config``) with ``add_parser`` and ``run``."""
+(``serve``, ``db``, ``tokens``, ``config``, ``scrub``, ``registry``) with
+``add_parser`` and ``run``."""
 
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ import sys
 from collections.abc import Sequence
 
 from glimpse import settings as settings_module
-from glimpse.cli import config, db, serve, tokens
+from glimpse.cli import config, db, registry, scrub, serve, tokens
 from glimpse.errors import ConfigError
 from glimpse.settings import CONFIG_ENV
 
-GROUPS = {"serve": serve, "db": db, "token": tokens, "config": config}
+GROUPS = {
+    "serve": serve,
+    "db": db,
+    "token": tokens,
+    "config": config,
+    "scrub": scrub,
+    "registry": registry,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +40,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Libraries' request logs would name every object URL (some carry userinfo) and
+    # drown the server's own lines; their warnings and errors still show.
+    for noisy in ("alembic", "httpx", "httpcore", "botocore", "boto3", "swiftclient", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     config_path = args.config or os.environ.get(CONFIG_ENV) or None
     environ = {**os.environ, **serve.overrides(args)}
     if config_path:

@@ -152,6 +152,33 @@ class Location:
 
 
 @dataclass(frozen=True, slots=True)
+class Declared:
+    """Hashes a caller declared for a registered object (``validation_data``)."""
+
+    os_hash_algo: str | None = None
+    os_hash_value: str | None = None
+    checksum: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewLocation:
+    """A location a caller registers: its URL, metadata and declared hashes."""
+
+    url: str
+    metadata: Mapping[str, object]
+    declared: Declared | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LocationChange:
+    """A legacy-API change at one place of the list: None is the end (``/locations/-``);
+    ``new`` is what an add inserts (None for a remove)."""
+
+    position: int | None
+    new: NewLocation | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Image:
     """One image record as the registry holds it.
 
@@ -180,11 +207,6 @@ class Image:
     tags: tuple[str, ...] = ()
     properties: Mapping[str, str] = field(default_factory=dict)
     locations: tuple[Location, ...] = ()
-
-    @property
-    def stores(self) -> tuple[str, ...]:
-        """The ids of the stores holding the bytes, each once, in location order."""
-        return tuple(dict.fromkeys(loc.store for loc in self.locations if loc.store))
 
     @classmethod
     def create(cls, request: NewImage, image_id: str, owner: str | None, now: datetime) -> Image:
@@ -248,6 +270,19 @@ class Image:
             os_hash_algo=os_hash_algo,
             os_hash_value=os_hash_value,
             locations=(location,),
+        )
+
+    def unregistered(self, now: datetime) -> Image:
+        """A registration that failed its checks (or whose node died), back to queued
+        with nothing of it kept: no location, size or hashes."""
+        return dataclasses.replace(
+            self.transition(Status.QUEUED, now),
+            size=None,
+            virtual_size=None,
+            checksum=None,
+            os_hash_algo=None,
+            os_hash_value=None,
+            locations=(),
         )
 
     def deactivated(self, now: datetime) -> Image:

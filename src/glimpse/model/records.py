@@ -102,3 +102,12 @@ class TokenRecord:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class UploadLease:
+    """Who streams data on this node (uploads, hashing), and how long a lease holds
+    unrenewed; a node that dies leaves leases that expire, and the scrubber reverts."""
+
+    holder: str
+    seconds: float

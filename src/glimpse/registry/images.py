@@ -105,18 +105,21 @@ class ImageRegistry:
             save_image(conn, image, previous)
         return image
 
-    def renew_lease(self, image_id: str, holder: str, until: datetime) -> bool:
-        """Hold (or keep holding) the lease of ``image_id``'s upload until ``until``.
+    def renew_lease(
+        self, image_id: str, holder: str, until: datetime, status: Status = Status.SAVING
+    ) -> bool:
+        """Hold (or keep holding) the lease of ``image_id``'s upload (or import) until
+        ``until``.
 
-        False when the image is no longer saving under this holder's lease (the
-        scrubber took it back, or it was deleted): the upload must stop.
+        False when the image is no longer in ``status`` under this holder's lease
+        (the scrubber took it back, or it was deleted): the work must stop.
         """
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(images)
                 .where(
                     images.c.id == image_id,
-                    images.c.status == Status.SAVING.value,
+                    images.c.status == status.value,
                     or_(images.c.lease_holder.is_(None), images.c.lease_holder == holder),
                 )
                 .values(lease_holder=holder, lease_expires_at=until)
@@ -124,20 +127,23 @@ class ImageRegistry:
             return bool(result.rowcount == 1)
 
     def expired_uploads(self, now: datetime, started_before: datetime) -> list[Image]:
-        """Saving images whose upload lease expired before ``now``, or that never took
-        one and started before ``started_before`` (a node that died at once)."""
-        lapsed = or_(
-            images.c.lease_expires_at < now,
-            and_(
-                images.c.lease_expires_at.is_(None),
+        """Saving (and importing) images whose lease expired before ``now``, or that
+        never took one and started before ``started_before`` (a node that died at once)."""
+        leased = images.c.status.in_([Status.SAVING.value, Status.IMPORTING.value])
+        never_leased = and_(
+            images.c.lease_expires_at.is_(None),
+            or_(
                 images.c.upload_started_at < started_before,
+                and_(
+                    images.c.status == Status.IMPORTING.value,
+                    images.c.updated_at < started_before,
+                ),
             ),
         )
+        lapsed = and_(leased, or_(images.c.lease_expires_at < now, never_leased))
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(*BASE_COLUMNS).where(images.c.status == Status.SAVING.value, lapsed)
-            ).all()
-            ids = select(images.c.id).where(images.c.status == Status.SAVING.value, lapsed)
+            rows = conn.execute(select(*BASE_COLUMNS).where(lapsed)).all()
+            ids = select(images.c.id).where(lapsed)
             return _load(conn, rows, ids.scalar_subquery())
 
     @contextlib.contextmanager

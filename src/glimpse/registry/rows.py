@@ -19,6 +19,8 @@ from glimpse.errors import Duplicate, ImageNotFound, InvalidTransition
 from glimpse.model import Image, Location, Status, Visibility
 from glimpse.registry.tables import image_locations, image_properties, image_tags, images
 
+#: Statuses whose work holds a lease (an upload, a registration being hashed).
+_LEASED = frozenset({Status.SAVING, Status.IMPORTING})
 # In the order of Image's fields, so a row builds an Image positionally.
 BASE_COLUMNS = [images.c[f.name] for f in dataclasses.fields(Image) if f.name in images.c]
 
@@ -49,7 +51,8 @@ def save_image(conn: Connection, image: Image, previous: Image) -> None:
     if previous.status == Status.SAVING and image.status != Status.SAVING:
         values["reserved"] = 0  # the upload ended: its size, if any, counts instead
         values["upload_started_at"] = None
-        values["lease_holder"] = None
+    if previous.status in _LEASED and image.status != previous.status:
+        values["lease_holder"] = None  # the work the lease covered is over
         values["lease_expires_at"] = None
     elif image.status == Status.SAVING and previous.status != Status.SAVING:
         values["upload_started_at"] = image.updated_at

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from glimpse.auth.policy import Policy
 from glimpse.auth.properties import PropertyProtections
-from glimpse.model import QuotaLimits
+from glimpse.model import QuotaLimits, UploadLease
 from glimpse.registry.images import ImageRegistry
 from glimpse.registry.members import MemberRegistry
 from glimpse.service.access import Access
-from glimpse.service.data import DataService, UploadLease
+from glimpse.service.data import DataService
 from glimpse.service.images import ImageService
+from glimpse.service.locations import LocationService
 from glimpse.service.quotas import Quotas
 from glimpse.service.sharing import SharingService
 from glimpse.service.usage import UsageService
@@ -34,6 +35,7 @@ class Services:
     data: DataService
     sharing: SharingService
     usage: UsageService
+    locations: LocationService
 
     @classmethod
     def build(
@@ -55,4 +57,5 @@ class Services:
             data=DataService(access, quotas, stores, settings, images, lease),
             sharing=SharingService(access, members, settings.member_quota),
             usage=UsageService(quotas),
+            locations=LocationService(images, access, stores, settings, lease),
         )

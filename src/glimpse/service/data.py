@@ -25,7 +25,7 @@ from glimpse.errors import (
     StoreUnavailable,
     TooLarge,
 )
-from glimpse.model import Image, Location, LocationStatus, Status, utcnow
+from glimpse.model import Image, Location, Status, UploadLease, utcnow
 from glimpse.registry.images import ImageRegistry
 from glimpse.service.access import Access
 from glimpse.service.quotas import Quotas
@@ -42,14 +42,6 @@ class Download:
 
     image: Image
     source: Source | None
-
-
-@dataclass(frozen=True)
-class UploadLease:
-    """Who streams uploads on this node, and how long their leases hold unrenewed."""
-
-    holder: str
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -157,9 +149,7 @@ class DataService:
     def first_answering(self, image: Image) -> Source:
         """The source of the first usable location that answers; the last error if none."""
         failure: Exception = ObjectNotFound(f"Image {image.id} has no readable location")
-        for location in image.locations:
-            if location.status != LocationStatus.ACTIVE:
-                continue
+        for location in self.stores.ordered(image.locations):
             try:
                 return self.stores.open(location.url, location.store)
             except (StoreUnavailable, ObjectNotFound) as exc:

@@ -6,8 +6,9 @@ Each reads top to bottom in one method; inputs arrive parsed and validated
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableSequence
 from dataclasses import dataclass
 
 from glimpse import attributes
@@ -16,6 +17,7 @@ from glimpse.errors import (
     Conflict,
     Forbidden,
     ImageNotFound,
+    Invalid,
     InvalidMarker,
     TagNotFound,
     TooLarge,
@@ -23,14 +25,18 @@ from glimpse.errors import (
 from glimpse.model import (
     Image,
     ListQuery,
+    Location,
+    LocationChange,
     MemberStatus,
     NewImage,
+    NewLocation,
     PatchOp,
     Status,
     Visibility,
     utcnow,
 )
 from glimpse.registry.images import ImageRegistry
+from glimpse.service import locating
 from glimpse.service.access import Access, Seen
 from glimpse.service.quotas import Quotas
 from glimpse.settings import ImageSettings
@@ -89,8 +95,12 @@ class ImageService:
         image = seen.image
         updated = image
         properties = dict(image.properties)
+        dropped: list[Location] = []
         for op in ops:
             name = op.name
+            if name == "locations":
+                updated = self._change_locations(actor, seen, updated, op, dropped)
+                continue
             # Per operation, as Glance: a visibility change needs its own rule
             # first (even to the value it has), then every change modify_image.
             if name == "visibility" and isinstance(op.value, Visibility):
@@ -121,7 +131,109 @@ class ImageService:
             return self.access.readable(actor, image)
         updated = updated.touched(utcnow())
         self._check_limits(updated)
-        return self.access.readable(actor, self.registry.save(updated, image))
+        saved = self.registry.save(updated, image)
+        for location in dropped:
+            if location.owned:
+                self.stores.discard(location.url, location.store)
+        return self.access.readable(actor, saved)
+
+    def _change_locations(
+        self,
+        actor: Actor,
+        seen: Seen,
+        image: Image,
+        op: PatchOp,
+        dropped: MutableSequence[Location],
+    ) -> Image:
+        """One operation of Glance's legacy locations API, with its checks in its order."""
+        status = image.status
+        if op.op == "remove":
+            self.access.require("delete_image_location", actor, seen)
+            if status != Status.ACTIVE:
+                raise Conflict(f"It's not allowed to remove locations if image status is {status}.")
+            change = op.value
+            assert isinstance(change, LocationChange)
+            current = list(image.locations)
+            if len(current) == 1:
+                raise Forbidden("Cannot remove last location in the image.")
+            at = len(current) - 1 if change.position is None else change.position
+            if at >= len(current):
+                raise Invalid("Invalid position for removing a location.")
+            dropped.append(current.pop(at))
+            return image.with_locations(tuple(current))
+        if op.op == "replace":
+            wanted = op.value
+            assert isinstance(wanted, tuple)
+            if not wanted:
+                raise Forbidden("Cannot set locations to empty list.")
+        self.access.require("set_image_location", actor, seen)
+        verb = "add" if op.op == "add" else "replace"
+        if status not in (Status.ACTIVE, Status.QUEUED):
+            raise Conflict(f"It's not allowed to {verb} locations if image status is {status}.")
+        news: list[NewLocation] = []
+        if op.op == "add":
+            change = op.value
+            assert isinstance(change, LocationChange)
+            assert change.new is not None
+            news = [change.new]
+        else:
+            news = list(op.value)  # type: ignore[call-overload]
+        values = locating.declared_values(
+            image.checksum,
+            image.os_hash_algo,
+            image.os_hash_value,
+            [n.declared for n in news if n.declared is not None],
+            queued=status == Status.QUEUED,
+            hash_algo=self.settings.hash_algo,
+        )
+        if op.op == "replace" and image.locations:
+            before = sorted(loc.url for loc in image.locations)
+            if sorted(n.url for n in news) != before:
+                raise Invalid(f"Original locations is not empty: {before}")
+            kept = {loc.url: loc for loc in image.locations}
+            # The same URLs with new metadata: the objects are not looked at again.
+            return image.with_locations(
+                tuple(
+                    dataclasses.replace(kept[n.url], metadata=_with_store(n, kept[n.url]))
+                    for n in news
+                )
+            )
+        locations = list(image.locations) if op.op == "add" else []
+        size = image.size
+        for new in news:
+            found = self.locator.find(new.url, new.metadata)
+            if any(
+                loc.url == new.url and dict(loc.metadata) == dict(found.location.metadata)
+                for loc in locations
+            ):
+                raise Invalid(f"The location {new.url} already exists")
+            if size is not None and found.size != size:
+                raise Invalid(
+                    f"The object at {new.url} holds {found.size} bytes; the image has {size}"
+                )
+            size = found.size
+            place = op.value.position if isinstance(op.value, LocationChange) else None
+            locations.insert(len(locations) if place is None else place, found.location)
+        if len(locations) > self.settings.location_quota:
+            raise TooLarge(
+                "The limit has been exceeded on the number of allowed image locations. "
+                f"Attempted: {len(locations)}, Maximum: {self.settings.location_quota}"
+            )
+        changed = image.with_locations(tuple(locations))
+        if status == Status.QUEUED:
+            changed = dataclasses.replace(
+                changed.transition(Status.ACTIVE, utcnow()),
+                size=size,
+                virtual_size=size if image.disk_format == "raw" else None,
+                checksum=values.get("checksum"),
+                os_hash_algo=values.get("os_hash_algo"),
+                os_hash_value=values.get("os_hash_value"),
+            )
+        return changed
+
+    @property
+    def locator(self) -> locating.Locator:
+        return locating.Locator(self.stores)
 
     def _set_attribute(self, actor: Actor, image: Image, op: PatchOp) -> Image:
         name = op.name
@@ -196,3 +308,11 @@ class ImageService:
                 f"Maximum number of tags exceeded: {len(image.tags)} given, "
                 f"limit is {self.settings.tag_quota}"
             )
+
+
+def _with_store(new: NewLocation, kept: Location) -> dict[str, object]:
+    """New metadata for a kept location; the store it is in stays recorded."""
+    metadata = dict(new.metadata)
+    if kept.store is not None:
+        metadata["store"] = kept.store
+    return metadata

@@ -49,10 +49,15 @@ class StoredObject:
 class Source(Protocol):
     """The bytes stored at one location, ready to be read."""
 
-    #: Bytes stored, when the store knows without reading them.
-    size: int | None
-    #: A filesystem path holding the bytes, for zero-copy sending; None if remote.
-    local_path: str | None
+    @property
+    def size(self) -> int | None:
+        """Bytes stored, when the store knows without reading them."""
+        ...
+
+    @property
+    def local_path(self) -> str | None:
+        """A filesystem path holding the bytes, for zero-copy sending; None if remote."""
+        ...
 
     def chunks(self, start: int = 0, length: int | None = None) -> Iterator[bytes]:
         """Yield the bytes from ``start``, ``length`` of them or to the end.

@@ -11,10 +11,12 @@ directories, two buckets) stay apart.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from glimpse.errors import ConfigError, Invalid, StoreUnavailable
+from glimpse.model import Location, LocationStatus
 from glimpse.store.base import Source, Store
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ class NamedStore:
     driver: str
     store: Store
     description: str = ""
+    #: Locations in heavier stores come first in views and downloads (Glance's weight).
+    weight: int = 0
 
 
 class Stores:
@@ -69,6 +73,15 @@ class Stores:
             if scheme in candidate.store.schemes and candidate.store.serves(url):
                 return candidate
         raise NoStoreFor(f"No enabled store serves {scheme or 'scheme-less'} location {url}")
+
+    def ordered(self, locations: Iterable[Location]) -> list[Location]:
+        """Active locations, heaviest store first, in registry order among equals."""
+        active = [loc for loc in locations if loc.status == LocationStatus.ACTIVE]
+        return sorted(active, key=lambda loc: -self._weight(loc.store))
+
+    def _weight(self, store_id: str | None) -> int:
+        named = self.by_name.get(store_id) if store_id else None
+        return named.weight if named is not None else 0
 
     def open(self, url: str, store_id: str | None = None) -> Source:
         """The bytes at ``url``, from whichever store serves it."""
