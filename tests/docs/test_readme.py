@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import textwrap
 from pathlib import Path
 
+from glimpse.app import build_stores
+from glimpse.settings import load
 from glimpse.testing import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,3 +48,20 @@ def test_the_two_commands_are_make_targets() -> None:
     for line in block.splitlines():
         target = line.split("#")[0].split()[1]
         assert re.search(rf"^{target}:", makefile, re.M), target
+
+
+def _toml_blocks(section: str) -> list[str]:
+    body = README.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return [textwrap.dedent(b) for b in re.findall(r"```toml\n(.*?)```", body, re.S)]
+
+
+def test_the_settings_shown_load_and_build(tmp_path: Path) -> None:
+    """The settings the README shows are valid: every key known, every store buildable."""
+    blocks = _toml_blocks("Stores") + _toml_blocks("Scaling out")
+    assert len(blocks) == 2
+    for number, block in enumerate(blocks):
+        path = tmp_path / f"shown-{number}.toml"
+        path.write_text(block)
+        loaded = load(path, {"GLIMPSE_DATA_DIR": str(tmp_path / f"data-{number}")})
+        stores = build_stores(loaded)
+        assert stores.default_name == loaded.stores.default
