@@ -125,13 +125,13 @@ class S3Store:
         create_bucket: bool = option(False, "Create the bucket at start-up if it is missing.")
         prefix: str = option("", "Prefix of every object key this store writes.")
         part_size: int = option(
-            16 * MiB,
+            8 * MiB,
             "Bytes per multipart part (5 MiB to 5 GiB); objects up to this size are one "
             "PutObject. Grows for large images so that 10,000 parts hold 5 TiB.",
             minimum=MIN_PART,
         )
         max_parts_in_flight: int = option(
-            4,
+            3,
             "Parts of one upload sent at once; memory per upload is about "
             "part_size * (max_parts_in_flight + 1).",
             minimum=1,
