@@ -29,6 +29,16 @@ def make_image(client: httpx.Client, **fields: Any) -> dict[str, Any]:
     return image
 
 
+def trusted_headers(project: str, roles: str = "member,reader") -> dict[str, str]:
+    """What a trusted-headers server believes: a caller of ``project`` with ``roles``."""
+    return {
+        "X-Identity-Status": "Confirmed",
+        "X-Project-Id": project,
+        "X-User-Id": f"user-{project}",
+        "X-Roles": roles,
+    }
+
+
 def upload(client: httpx.Client, image_id: str, data: bytes, **headers: str) -> httpx.Response:
     return client.put(
         f"/v2/images/{image_id}/file",

@@ -187,11 +187,12 @@ async def _scrub_every(interval: int, scrubber: Scrubber, holder: str) -> None:
             # A pass that fails (registry or store down) is retried next interval.
             log.exception("scrub: the pass failed")
         else:
-            if report is not None and (report.reaped or report.deleted):
+            if report is not None and (report.reaped or report.deleted or report.swept):
                 log.info(
-                    "scrub: %d uploads reaped, %d images deleted",
+                    "scrub: %d uploads reaped, %d images deleted, %d failed uploads swept",
                     len(report.reaped),
                     len(report.deleted),
+                    len(report.swept),
                 )
         await asyncio.sleep(interval)
 

@@ -22,24 +22,16 @@ import pytest
 
 from glimpse.testing import ServerProcess
 from glimpse.testing.web_server import WebServer, serve_directory
+from helpers import trusted_headers
 
 OWNER = uuid.uuid4().hex
 OTHER = uuid.uuid4().hex
 PATCH = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
 
 
-def caller(project: str, *roles: str) -> dict[str, str]:
-    return {
-        "X-Identity-Status": "Confirmed",
-        "X-User-Id": f"user-{project[:8]}",
-        "X-Project-Id": project,
-        "X-Roles": ",".join(roles),
-    }
-
-
-MEMBER = caller(OWNER, "member", "reader")
-ADMIN = caller(OTHER, "admin", "member", "reader")
-SERVICE = caller(OWNER, "service", "member", "reader")
+MEMBER = trusted_headers(OWNER)
+ADMIN = trusted_headers(OTHER, "admin,member,reader")
+SERVICE = trusted_headers(OWNER, "service,member,reader")
 
 
 @pytest.fixture(scope="module")

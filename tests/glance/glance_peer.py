@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glimpse.api.schemas import schema
+from helpers import trusted_headers
 from peers import (
     PeerUnavailable,
     clean_environment,
@@ -45,14 +46,7 @@ class Glance:
     url: str
     log_path: Path
 
-    @staticmethod
-    def headers(project: str, roles: str = "member,reader") -> dict[str, str]:
-        return {
-            "X-Identity-Status": "Confirmed",
-            "X-Project-Id": project,
-            "X-User-Id": f"user-{project}",
-            "X-Roles": roles,
-        }
+    headers = staticmethod(trusted_headers)
 
 
 @contextlib.contextmanager

@@ -179,6 +179,21 @@ class Swift:
             _, listing = connection.get_account(full_listing=True)
         return [entry["name"] for entry in listing]
 
+    def remove_containers(self, *names: str) -> None:
+        """Empty and remove containers of the first account (best effort: missing ones,
+        or a Swift going away with the session, are no error)."""
+        import swiftclient.exceptions
+
+        with contextlib.closing(self.connection()) as connection:
+            for container in names:
+                try:
+                    _, listing = connection.get_container(container, full_listing=True)
+                    for entry in listing:
+                        connection.delete_object(container, entry["name"])
+                    connection.delete_container(container)
+                except swiftclient.exceptions.ClientException:
+                    pass
+
     def objects(self, container: str) -> list[str]:
         """The names of the objects in `container` of the first account; [] if it is missing."""
         import swiftclient.exceptions

@@ -66,6 +66,8 @@ def run(args: argparse.Namespace, settings: Settings, environ: dict[str, str]) -
                 print(f"reaped {image_id}: its upload's lease expired; back to queued")
             for image_id in report.deleted:
                 print(f"deleted {image_id}: pending_delete past scrub_time; data removed")
+            for image_id in report.swept:
+                print(f"swept {image_id}: what its failed upload left in a store is removed")
         return 0
     except GlimpseError as exc:
         print(f"glimpse: {exc.message}", file=sys.stderr)

@@ -18,9 +18,11 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
+    delete,
     exists,
     false,
     func,
+    insert,
     or_,
     select,
     true,
@@ -50,6 +52,7 @@ from glimpse.registry.tables import (
     image_properties,
     image_tags,
     images,
+    pending_sweeps,
 )
 
 _STATUSES = {s.value: s for s in Status}
@@ -145,6 +148,21 @@ class ImageRegistry:
             rows = conn.execute(select(*BASE_COLUMNS).where(lapsed)).all()
             ids = select(images.c.id).where(lapsed)
             return _load(conn, rows, ids.scalar_subquery())
+
+    def note_sweep(self, image_id: str, stores: list[str], project: str | None) -> None:
+        """Record that an upload of ``image_id`` may have left data in ``stores``."""
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with self.engine.begin() as conn:
+            for store in stores:
+                conn.execute(
+                    delete(pending_sweeps).where(
+                        pending_sweeps.c.image_id == image_id, pending_sweeps.c.store == store
+                    )
+                )
+                conn.execute(
+                    insert(pending_sweeps),
+                    {"image_id": image_id, "store": store, "project": project, "since": now},
+                )
 
     @contextlib.contextmanager
     def locked(self, project: str | None) -> Iterator[ProjectLedger]:

@@ -143,3 +143,14 @@ leases = Table(
     Column("holder", String(255), nullable=False),
     Column("expires_at", DateTime, nullable=False),
 )
+
+# Uploads that failed or were cut off with their store out of reach: what they left
+# (temporary files, unfinished multipart uploads, segments) is removed by the scrubber.
+pending_sweeps = Table(
+    "pending_sweeps",
+    metadata,
+    Column("image_id", String(36), primary_key=True),
+    Column("store", String(255), primary_key=True),
+    Column("project", String(255)),
+    Column("since", DateTime, nullable=False),
+)

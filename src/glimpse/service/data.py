@@ -98,7 +98,10 @@ class DataService:
             if digest is None:  # the store returned before it took every chunk
                 self.stores.discard(url, target.name)
                 raise StoreUnavailable("The store did not take the whole image")
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, StoreUnavailable):
+                # The driver could not clean up behind a store it cannot reach.
+                self.registry.note_sweep(image.id, [target.name], image.owner)
             self._restore_queued(saving)
             raise
         active = saving.uploaded(

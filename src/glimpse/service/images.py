@@ -256,6 +256,9 @@ class ImageService:
         deleted = image.deleted(utcnow(), delayed=self.settings.delayed_delete)
         if image.status == Status.SAVING:
             self.quotas.end_upload(deleted, image)  # gives back the room the upload held
+            # The upload's node may be gone: what it wrote so far is the scrubber's.
+            writable = [n for n, s in self.stores.by_name.items() if s.store.writable]
+            self.registry.note_sweep(image.id, writable, image.owner)
         else:
             self.registry.save(deleted, image)
         if deleted.status == Status.DELETED:

@@ -52,6 +52,8 @@ class ScrubReport:
 
     reaped: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    #: Images whose failed uploads' leftovers were removed.
+    swept: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,35 @@ class Scrubber:
         return self.run_once(utcnow())
 
     def run_once(self, now: datetime) -> ScrubReport:
-        """Reap expired uploads, then finish the delayed deletes that are due."""
-        return ScrubReport(self.reap_uploads(now), self.scrub_deletes(now))
+        """Reap expired uploads, finish the delayed deletes that are due, then sweep
+        what failed uploads left where their store could not be reached."""
+        return ScrubReport(self.reap_uploads(now), self.scrub_deletes(now), self.sweep_pending())
+
+    def sweep_pending(self) -> list[str]:
+        """Remove the leftovers of failed uploads; a store still down keeps its turn.
+
+        An image being uploaded again now is skipped: its new upload's parts
+        must not be taken for leftovers.
+        """
+        done = []
+        for pending in self.maintenance.pending_sweeps():
+            if pending.status == Status.SAVING.value:
+                continue
+            named = self.stores.by_name.get(pending.store)
+            if named is not None:
+                try:
+                    named.store.sweep(pending.image_id, pending.project)
+                except GlimpseError as exc:
+                    log.warning(
+                        "scrub: leftovers of image %s in store %s stay: %s",
+                        pending.image_id,
+                        pending.store,
+                        exc.message,
+                    )
+                    continue
+            self.maintenance.swept(pending.image_id, pending.store, pending.since)
+            done.append(pending.image_id)
+        return done
 
     def reap_uploads(self, now: datetime) -> list[str]:
         """Return saving images whose upload lease expired to ``queued``; their ids."""

@@ -1,4 +1,5 @@
-"""Several locations per image, upload leases, and named leases across nodes.
+"""Several locations per image, upload leases, named leases across nodes, and the
+leftovers of failed uploads still to sweep.
 
 Each image's single location becomes its first row in ``image_locations``,
 kept in the ``file`` store that wrote it (the only store there was).
@@ -45,6 +46,14 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime, nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_leases"),
     )
+    op.create_table(
+        "pending_sweeps",
+        sa.Column("image_id", sa.String(36), nullable=False),
+        sa.Column("store", sa.String(255), nullable=False),
+        sa.Column("project", sa.String(255)),
+        sa.Column("since", sa.DateTime, nullable=False),
+        sa.PrimaryKeyConstraint("image_id", "store", name="pk_pending_sweeps"),
+    )
     op.execute(
         "INSERT INTO image_locations (image_id, position, url, store, meta, owned, status) "
         "SELECT id, 0, location, 'file', '{\"store\": \"file\"}', true, 'active' "
@@ -68,6 +77,7 @@ def downgrade() -> None:
         "WHERE image_locations.image_id = images.id AND image_locations.owned "
         "ORDER BY position LIMIT 1)"
     )
+    op.drop_table("pending_sweeps")
     op.drop_table("leases")
     op.drop_index("ix_image_locations_store", "image_locations")
     op.drop_table("image_locations")
