@@ -58,6 +58,7 @@ def stores_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
             "GLIMPSE_STORES__WEB__DRIVER": "http",
             "GLIMPSE_STORES__WEB__CONNECT_TIMEOUT": "2",
             "GLIMPSE_STORES__WEB__READ_TIMEOUT": "5",
+            "GLIMPSE_STORES__WEB__ALLOWED_HOSTS": '["127.0.0.1"]',
             "GLIMPSE_IMAGES__SHOW_MULTIPLE_LOCATIONS": "true",
             "GLIMPSE_IMAGES__SHOW_IMAGE_DIRECT_URL": "true",
         },
@@ -483,3 +484,17 @@ def test_the_store_file_is_not_reachable_by_registration(
     add = [{"op": "add", "path": "/locations/-", "value": {"url": path.as_uri(), "metadata": {}}}]
     response = client.patch(f"/v2/images/{image['id']}", json=add, headers=PATCH)
     assert error_of(response, 400) == "Invalid location"
+
+
+def test_a_deactivated_image_shows_its_locations_to_admins_only(client: httpx.Client) -> None:
+    image = new_image(client)
+    put_data(client, image["id"], b"deactivated")
+    assert client.post(f"/v2/images/{image['id']}/actions/deactivate").status_code == 204
+    shown = client.get(f"/v2/images/{image['id']}").json()
+    assert shown["locations"] == []
+    assert "stores" not in shown
+    assert "direct_url" not in shown
+    as_admin = client.get(f"/v2/images/{image['id']}", headers=ADMIN).json()
+    assert as_admin["stores"] == "fast"
+    assert client.post(f"/v2/images/{image['id']}/actions/reactivate").status_code == 204
+    assert client.get(f"/v2/images/{image['id']}").json()["stores"] == "fast"

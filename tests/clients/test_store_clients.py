@@ -71,6 +71,7 @@ def server(stores_dir: Path, web: WebServer) -> Iterator[ServerProcess]:
         "GLIMPSE_STORES__COLD__DESCRIPTION": '"Cold storage"',
         "GLIMPSE_STORES__WEB__DRIVER": '"http"',
         "GLIMPSE_STORES__WEB__RETRIES": "0",
+        "GLIMPSE_STORES__WEB__ALLOWED_HOSTS": '["127.0.0.1"]',
     }
     srv = ServerProcess(data_dir=stores_dir / "glimpse", env=env)
     srv.start()

@@ -31,6 +31,8 @@ def toml_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
+    if isinstance(value, list | tuple):
+        return json.dumps([str(v) for v in value])  # a JSON array of strings is TOML too
     return json.dumps(str(value))
 
 

@@ -80,7 +80,15 @@ def server(
             "remote",
             swift_options(swift, "unreachable", auth_url=down, connect_timeout=0.5),
         ),
-        **store_env("web", {"driver": "http", "retries": 0, "connect_timeout": 2.0}),
+        **store_env(
+            "web",
+            {
+                "driver": "http",
+                "retries": 0,
+                "connect_timeout": 2.0,
+                "allowed_hosts": ["127.0.0.1"],
+            },
+        ),
     }
     srv = ServerProcess(data_dir=tmp_path_factory.mktemp("faults"), env=env)
     srv.start()

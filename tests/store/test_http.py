@@ -38,8 +38,15 @@ _OPEN: list[HttpStore] = []
 
 
 def _store(tmp_path: Path, **overrides: Any) -> HttpStore:
-    # Small timeouts keep the hang tests short; no retries unless a test asks.
-    opts = {"connect_timeout": 2.0, "read_timeout": 0.5, "retries": 0, "retry_backoff": 0.0}
+    # Small timeouts keep the hang tests short; no retries unless a test asks. The web
+    # servers of these tests listen on loopback, which a store reads only when told to.
+    opts = {
+        "connect_timeout": 2.0,
+        "read_timeout": 0.5,
+        "retries": 0,
+        "retry_backoff": 0.0,
+        "allow_private_addresses": True,
+    }
     store = HttpStore(
         HttpStore.Options(**{**opts, **overrides}), StoreContext(tmp_path, "sha512", "web")
     )
@@ -592,3 +599,27 @@ def test_random_locations_raise_only_glimpse_errors(
         event(type(exc).__name__)
         message = str(exc)
     assert password is None or password not in message
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "10.1.2.3", "169.254.169.254"])
+def test_non_public_addresses_are_refused_unless_allowed(tmp_path: Path, host: str) -> None:
+    store = _store(tmp_path, allow_private_addresses=False)
+    with pytest.raises(ObjectNotFound, match="not a public address"):
+        store.open(f"http://{host}:9/disk.img")
+
+
+def test_hosts_named_in_allowed_hosts_are_read_whatever_they_resolve_to(
+    tmp_path: Path, www: Path
+) -> None:
+    (www / "disk.img").write_bytes(b"local bytes")
+    with serve_directory(www) as web:
+        store = _store(tmp_path, allow_private_addresses=False, allowed_hosts=("127.0.0.1",))
+        assert b"".join(store.open(web.url_for("/disk.img")).chunks()) == b"local bytes"
+        # A name is trusted only as named: localhost is loopback too, but not listed.
+        port = web.url.rsplit(":", 1)[1]
+        with pytest.raises(ObjectNotFound):
+            store.open(f"http://localhost:{port}/disk.img")
+        named = _store(
+            tmp_path, allow_private_addresses=False, allowed_hosts=("127.0.0.1", "localhost")
+        )
+        assert b"".join(named.open(f"http://localhost:{port}/disk.img").chunks()) == b"local bytes"

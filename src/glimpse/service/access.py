@@ -13,7 +13,7 @@ from glimpse.auth.identity import Actor
 from glimpse.auth.policy import Policy
 from glimpse.auth.properties import PropertyProtections
 from glimpse.errors import Forbidden, ImageNotFound
-from glimpse.model import GONE, Image, Member, Scope, Visibility
+from glimpse.model import GONE, Image, Member, Scope, Status, Visibility
 from glimpse.registry.images import ImageRegistry
 from glimpse.registry.members import MemberRegistry
 
@@ -100,7 +100,10 @@ class Access:
         return self.protections.allows(name, "read", actor.roles)
 
     def readable(self, actor: Actor, image: Image) -> Image:
-        """The image as the caller may read it: properties it may not read are hidden."""
+        """The image as the caller may read it: properties it may not read are hidden,
+        and so are a deactivated image's locations from all but admins (as Glance)."""
+        if image.status == Status.DEACTIVATED and image.locations and not self.is_admin(actor):
+            image = image.with_locations(())
         if not self.protections.active:
             return image
         shown = {

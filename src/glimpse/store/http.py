@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import http.cookiejar
+import ipaddress
 import logging
 import re
+import socket
 import ssl
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -77,7 +79,13 @@ class HttpStore:
         allowed_hosts: tuple[str, ...] = option(
             (),
             "Host names or addresses locations and redirects may point at ('.example.com' "
-            "also allows its subdomains); empty: any host. Names are compared, not addresses.",
+            "also allows its subdomains); empty: any host with public addresses. Hosts "
+            "named here are trusted whatever they resolve to.",
+        )
+        allow_private_addresses: bool = option(
+            False,
+            "Read from hosts that resolve to loopback, private, link-local (metadata "
+            "services) or other non-public addresses without naming them in allowed_hosts.",
         )
 
     def __init__(self, options: Options, context: StoreContext) -> None:
@@ -182,11 +190,39 @@ class HttpStore:
     def _host_allowed(self, host: str) -> bool:
         if not self._allowed:
             return True
+        return self._named(host)
+
+    def _named(self, host: str) -> bool:
+        """Whether ``allowed_hosts`` names ``host`` (or a domain above it)."""
         host = host.lower().rstrip(".")
         return any(
             host == allowed or (allowed.startswith(".") and host.endswith(allowed))
             for allowed in self._allowed
         )
+
+    def _check_addresses(self, url: httpx.URL, location: str) -> None:
+        """ObjectNotFound when ``url``'s host resolves to an address that is not public
+        and the operator did not name it: a registered URL must not make the API nodes
+        read their own loopback, private network or cloud metadata service.
+
+        Checked at every request and every redirect; a name whose records change
+        between this check and the connection is not caught here.
+        """
+        if self.options.allow_private_addresses or self._named(url.host):
+            return
+        try:
+            port = url.port or (443 if url.scheme == "https" else 80)
+            infos = socket.getaddrinfo(url.host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            raise StoreUnavailable(f"cannot resolve the host of {redact(location)}") from None
+        for info in infos:
+            address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+            mapped = getattr(address, "ipv4_mapped", None)
+            if not (mapped or address).is_global:
+                raise ObjectNotFound(
+                    f"the http store does not read from {url.host}: it resolves to "
+                    f"{address}, which is not a public address"
+                )
 
     def _request(
         self,
@@ -256,6 +292,7 @@ class HttpStore:
     ) -> httpx.Response:
         """One request, tried again on transient failures; the streamed answer."""
         attempts = self.options.retries + 1
+        self._check_addresses(url, location)
         for attempt in range(1, attempts + 1):
             try:
                 request = self._client.build_request(method, url, headers=headers)
