@@ -11,8 +11,10 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 	PYTHON=$(PYTHON) sh scripts/bootstrap.sh $(VENV)
 	touch $(STAMP)
 
+# No flags: the built-in defaults are 127.0.0.1:9292 and ./data, and flags would
+# override what the settings file (GLIMPSE_CONFIG) and GLIMPSE_* variables say.
 serve: $(STAMP)
-	$(BIN)/glimpse serve --data-dir ./data --host 127.0.0.1 --port 9292
+	$(BIN)/glimpse serve
 
 test: $(STAMP) lint types
 	$(BIN)/pytest -p no:cacheprovider -n auto

@@ -19,7 +19,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from common import BenchError
+from common import HERE, BenchError
 from glimpse.testing import free_port
 from glimpse.testing.server import answers, stop_group, wait_until_answers
 from metering import HZ, memory, process_tree, tree_ticks
@@ -40,6 +40,10 @@ class Server:
 
     def pids(self) -> list[int]:
         return process_tree(self.root_pid) if self.root_pid else []
+
+    def image_file(self, image_id: str) -> Path | None:
+        """Where the server keeps an image's bytes, if it is known."""
+        return None
 
     def start(self) -> None:
         raise NotImplementedError
@@ -153,6 +157,10 @@ class Glimpse(Server):
             f"workers ready: {self.workers_ready()}/{self.workers}); see {self.log_path}"
         )
 
+    def image_file(self, image_id: str) -> Path | None:
+        assert self.data_dir is not None
+        return self.data_dir / "images" / image_id  # the default file store
+
     def workers_ready(self) -> int:
         if self.ready_log is None:
             return len(self.pids()) - 1
@@ -168,6 +176,32 @@ class Glimpse(Server):
             stop_group(self.proc, timeout=20)
 
 
+class Bare(Glimpse):
+    """benchmarks/bare_app.py: a bare ASGI app under Granian that answers every request
+    with one saved answer of Glimpse (``response``, JSON), started and stopped as Glimpse.
+
+    ``python`` is the interpreter of Glimpse's virtualenv (the app needs Granian).
+    """
+
+    name = "bare"
+
+    def __init__(
+        self, python: str, workers: int, response: Path, work: Path, timeout: float
+    ) -> None:
+        command = (
+            f"{shlex.quote(python)} {shlex.quote(str(HERE / 'bare_app.py'))} --port {{port}} "
+            f"--workers {{workers}} --response {shlex.quote(str(response))}"
+        )
+        super().__init__(
+            command,
+            workers,
+            work / "bare",
+            work / "logs" / "bare.log",
+            r"Started worker-\d+",
+            timeout,
+        )
+
+
 class Glance(Server):
     """Reference Glance via the anchor's scripts, in a state directory of its own."""
 
@@ -176,6 +210,7 @@ class Glance(Server):
     def __init__(self, anchor: Path, state_dir: Path, workers: int) -> None:
         super().__init__(free_port())
         self.anchor = anchor
+        self.state_dir = state_dir
         self.workers = workers
         self.env = {**os.environ, "GLANCE_ANCHOR_DIR": str(state_dir), "GLANCE_CLIENTS_VENV": ""}
 
@@ -187,6 +222,9 @@ class Glance(Server):
             text=True,
             check=False,
         )
+
+    def image_file(self, image_id: str) -> Path | None:
+        return self.state_dir / "images" / image_id  # the anchor's filesystem store
 
     def reset_state(self) -> None:
         """setup.sh --reset: empty database and image store (the server must be stopped)."""

@@ -33,10 +33,16 @@ def ensure_data(path: Path) -> dict[str, str]:
         hashes = client("hash", str(path), "md5+sha512")["hex"]
         known = {"stamp": stamp, **hashes}
         sidecar.write_text(json.dumps(known))
-    with open(path, "rb", buffering=0) as source:  # into the page cache
+    warm(path)
+    return {"md5": known["md5"], "sha512": known["sha512"]}
+
+
+def warm(path: Path) -> None:
+    """Read the file into the page cache. Before each timed transfer too: the project
+    machine's kernel pages out memory left unused for a while (DAMON), the cache too."""
+    with open(path, "rb", buffering=0) as source:
         while source.read(4 * MIB):
             pass
-    return {"md5": known["md5"], "sha512": known["sha512"]}
 
 
 def new_image(server: Server, name: str) -> str:

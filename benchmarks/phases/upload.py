@@ -2,16 +2,20 @@
 
 The limits are sha512 and md5 in one thread (client.py hash), dd with fdatasync
 and nginx taking the same PUT to disk; then each service, on a fresh server.
+Each Glimpse upload is followed at once by a run of Glimpse's own hash-and-write
+pipeline fed from memory (client.py pipeline: no HTTP), the rate an upload
+would reach if receiving the bytes cost nothing.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 from common import GIB, MB, BenchError
 from metering import Sample
 from phases.context import Context, sample
-from phases.images import check_image, ensure_data, new_image, upload
+from phases.images import check_image, ensure_data, new_image, upload, warm
 from servers import Nginx
 from tools import api, client, curl, sync
 
@@ -79,6 +83,7 @@ def upload_service(context: Context, service: str) -> None:
 
             def once(attempt: int, chunked: bool = chunked) -> Sample:
                 image_id = new_image(server, f"upload-{attempt}")
+                warm(context.config.data_file)
                 sync()
                 result, timing = context.meter.measure(
                     lambda: upload(server, image_id, context.config.data_file, chunked),
@@ -94,6 +99,25 @@ def upload_service(context: Context, service: str) -> None:
                     "server_cpu_s": timing.server_cpu,
                 }
                 metric = "upload_chunked" if chunked else "upload_sized"
-                return sample("upload", service, metric, values, timing)
+                measured = sample("upload", service, metric, values, timing)
+                if service == "glimpse":
+                    floor = pipeline(context)
+                    floor.attempt = attempt
+                    context.recorder.sample(floor)
+                return measured
 
             context.repeat(once)
+
+
+def pipeline(context: Context) -> Sample:
+    """One run of client.py pipeline into a store directory of its own."""
+    directory = context.config.work / "pipeline"
+    shutil.rmtree(directory, ignore_errors=True)
+    warm(context.config.data_file)
+    sync()
+    result, timing = context.meter.measure(
+        lambda: client("pipeline", str(context.config.data_file), str(directory))
+    )
+    shutil.rmtree(directory, ignore_errors=True)
+    values = {"MB_s": result["MB_s"], "cpu_s": result["cpu_s"]}
+    return sample("upload", "limit", "pipeline", values, timing)

@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
+from glimpse import metrics as metrics_module
 from glimpse import options, plugins
 from glimpse.api import errors as api_errors
-from glimpse.api.middleware import IdentityLayer, RequestFrame
+from glimpse.api.health import Health, networks_of
+from glimpse.api.middleware import IdentityLayer, ProxyHeaders, RequestFrame, parse_networks
+from glimpse.api.observe import Observer
 from glimpse.api.routes import PUBLIC_PATHS, ROUTES
 from glimpse.api.serialize import Display
 from glimpse.auth.identity import Identity, IdentityContext
@@ -43,6 +48,9 @@ from glimpse.service.scrub import Scrubber
 from glimpse.settings import CONFIG_ENV, Settings, load
 from glimpse.store.base import Store, StoreContext
 from glimpse.store.stores import NamedStore, Stores
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def build_stores(settings: Settings) -> Stores:
@@ -102,12 +110,13 @@ def build_app(settings: Settings) -> ASGIApp:
     check_algorithm(settings.images.hash_algo)
     engine = db.connect(settings.registry_url, settings.registry.pool_size)
     stores = build_stores(settings)
+    policy = Policy.from_file(settings.policy.file)
     services = Services.build(
         images=ImageRegistry(engine),
         members=MemberRegistry(engine),
         stores=stores,
         settings=settings.images,
-        policy=Policy.from_file(settings.policy.file),
+        policy=policy,
         protections=PropertyProtections.from_file(settings.policy.property_protections_file),
         quota_limits=limits_table(settings.quotas),
         lease=UploadLease(node_name(), settings.scrub.upload_lease),
@@ -136,7 +145,47 @@ def build_app(settings: Settings) -> ASGIApp:
     )
     app.state.inline_reads = engine.url.get_backend_name() == "sqlite"
     identity = build_identity(settings, TokenRegistry(engine))
-    return RequestFrame(IdentityLayer(app, identity, PUBLIC_PATHS))
+    return RequestFrame(observed(app, settings, engine, stores, identity, policy))
+
+
+def observed(
+    app: Starlette,
+    settings: Settings,
+    engine: Engine,
+    stores: Stores,
+    identity: Identity,
+    policy: Policy,
+) -> ASGIApp:
+    """``app`` behind identity, the operators' layers (logs, metrics, proxy headers), and
+    the health and metrics pages' state."""
+    exposure = metrics_module.check_exposure(settings.metrics.exposure)
+    metrics = None if exposure == "off" else metrics_module.Metrics.build(engine.pool)
+    app.state.metrics = metrics
+    app.state.health = Health(
+        disable_file=settings.health.disable_file,
+        detail_networks=networks_of(settings.health.detail_networks),
+        registry=lambda: db.current_revision(engine),
+        registry_backend=engine.url.get_backend_name(),
+        stores=stores,
+        identity=identity,
+        is_admin=policy.is_admin,
+    )
+    if metrics is not None:
+        # Store failures are counted where the service meets them, by store.
+        data = dataclasses.replace(app.state.services.data, store_errors=metrics.store_error)
+        app.state.services = dataclasses.replace(app.state.services, data=data)
+    layered: ASGIApp = IdentityLayer(app, identity, PUBLIC_PATHS)
+    log = settings.logging
+    if metrics is not None or log.access_log or settings.server.debug_requests:
+        layered = Observer(
+            layered,
+            ROUTES,
+            metrics=metrics,
+            access=log.access_log,
+            debug=settings.server.debug_requests,
+        )
+    trusted = parse_networks(settings.server.trusted_proxies, "server.trusted_proxies")
+    return ProxyHeaders(layered, trusted) if trusted else layered
 
 
 def build_scrubber(settings: Settings, images: ImageRegistry, stores: Stores) -> Scrubber:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from glimpse.errors import ConfigError, SizeMismatch, TooLarge
 
 #: Chunks each hash may lag behind the writer; bounds memory to DEPTH chunks.
-DEPTH = 4
+DEPTH = 2
 
 
 @dataclass(frozen=True)

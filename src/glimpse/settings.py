@@ -33,19 +33,104 @@ CONFIG_ENV = "GLIMPSE_CONFIG"
 DRIVER_GROUPS = {"stores": "glimpse.stores", "identity": "glimpse.identity"}
 
 
+def _cpu_count() -> int:
+    """CPUs this process may run on (its affinity, as a container's cpuset limits it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - platforms without affinity (macOS)
+        return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class ServerSettings:
-    host: str = option("127.0.0.1", "Address to listen on.")
-    port: int = option(9292, "TCP port to listen on.", minimum=0)
-    workers: int = option(1, "Worker processes serving requests.", minimum=1)
-    backlog: int = option(1024, "Listen backlog of the socket.", minimum=1)
-    keepalive_timeout: int = option(
-        30, "Seconds an idle keep-alive connection stays open.", minimum=1
+    host: str = option("127.0.0.1", "Address to listen on (IPv4 or IPv6; '::' serves both).")
+    port: int = option(9292, "TCP port to listen on (0: any free port).", minimum=0)
+    # No value in the sample: the default depends on the machine.
+    workers: int = field(
+        default_factory=_cpu_count,
+        metadata={
+            "help": "Worker processes serving requests, at least 1; default: one per CPU, "
+            "as Glance.",
+            "minimum": 1,
+        },
     )
-    tls_cert: str = option("", "PEM certificate file; enables TLS.")
-    tls_key: str = option("", "PEM private key file for tls_cert.")
+    backlog: int = option(
+        4096, "Connections the kernel queues while every worker is busy.", minimum=1
+    )
+    keepalive_timeout: int = option(
+        30,
+        "Seconds a connection may stay idle between requests, or take to send a request's headers.",
+        minimum=1,
+    )
+    http_keepalive: bool = option(
+        True, "Keep connections open between requests; off: Connection: close on every answer."
+    )
+    client_socket_timeout: int = option(
+        900,
+        "Seconds a client may send or read nothing before it is cut off (a slow but moving "
+        "upload is not); 0: never.",
+        minimum=0,
+    )
+    tcp_keepidle: int = option(
+        600, "Seconds a connection is idle before TCP keep-alive probes start.", minimum=1
+    )
+    max_header_line: int = option(
+        16384, "Longest request header line, in bytes; longer is 431.", minimum=1
+    )
+    max_header_size: int = option(
+        65536, "Largest total of request headers, in bytes; more is 431.", minimum=1
+    )
+    shutdown_grace: int = option(
+        30,
+        "Seconds requests in flight may take to finish after SIGTERM or SIGINT, or when a "
+        "reload replaces the workers.",
+        minimum=0,
+    )
+    tls_cert: str = option("", "PEM certificate file (with its chain); enables TLS 1.2 and 1.3.")
+    tls_key: str = option("", "PEM private key file for tls_cert, unencrypted.")
+    tls_client_ca: str = option(
+        "", "PEM file of the CA that signs client certificates; set: mutual TLS is required."
+    )
     public_endpoint: str = option(
         "", "Base URL advertised in version documents; default: the request's host."
+    )
+    trusted_proxies: tuple[str, ...] = option(
+        (),
+        "Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For/-Proto/-Host "
+        "and Forwarded headers are believed; from anyone else they are ignored.",
+    )
+    debug_requests: bool = option(
+        False,
+        "Log each request's method, path and headers (tokens and passwords redacted) and "
+        "its response status.",
+    )
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = option("info", "Least severe level logged: debug, info, warning or error.")
+    format: str = option("text", "text lines, or json (one object per line).")
+    destination: str = option("", "File to log to; empty: standard error.")
+    access_log: bool = option(True, "One line per request, with its request id.")
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    exposure: str = option(
+        "admins",
+        "Who may read GET /metrics (Prometheus text format): off, open (anyone), or admins.",
+    )
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    disable_file: str = option(
+        "",
+        "While this file exists, GET /healthcheck answers 503 so load balancers take the node out.",
+    )
+    detail_networks: tuple[str, ...] = option(
+        (),
+        "Networks (CIDR) that may read the detailed healthcheck without being admins.",
     )
 
 
@@ -192,6 +277,9 @@ class Settings:
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
     stores: StoreSettings = field(default_factory=StoreSettings)
     scrub: ScrubSettings = field(default_factory=ScrubSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
 
     @property
     def registry_url(self) -> str:

@@ -25,6 +25,8 @@ RANK = {
     "settings": 2,
     "attributes": 2,
     "digest": 2,
+    "logs": 2,
+    "metrics": 2,
     "registry": 3,
     "store": 3,
     "auth": 3,

@@ -75,9 +75,25 @@ async def read_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         raise Invalid("Body expected in request.")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise Invalid(f"Malformed JSON in request body: {exc}") from None
+    # PostgreSQL text cannot hold U+0000, so a value with one is refused here (400) rather
+    # than failing in the registry (500). JSON can only spell it as an escape.
+    if b"\\u0000" in raw and _has_nul(body):
+        raise Invalid("Request body must not contain the NUL character (\\u0000).")
+    return body
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether any string of a parsed JSON document, key or value, holds U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:

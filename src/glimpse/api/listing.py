@@ -124,6 +124,9 @@ def parse_list_query(
     every: dict[str, list[str]] = {key: [] for key in _ALL_VALUES}
     filters: dict[str, str] = {}
     for key, value in params:
+        if "\x00" in key or "\x00" in value:
+            # PostgreSQL text cannot hold U+0000: refused here, not failed in the registry.
+            raise Invalid("Query parameters must not contain the NUL character (%00).")
         if key in _ALL_VALUES:
             every[key].append(value)
         elif key in _FIRST_VALUE:

@@ -6,18 +6,24 @@ module of its resource; methods a path lacks answer 405 with ``Allow``.
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from glimpse.api import image_data, images, info, members, schemas, stores, versions
+from glimpse.api import image_data, images, info, members, openapi, schemas, stores, versions
 from glimpse.api.endpoint import Handler
+from glimpse.api.health import healthcheck
+from glimpse.api.observe import metrics_page
 
 
 def resource(path: str, **handlers: Handler) -> Route:
     """One route per path; HEAD is answered by GET's handler."""
 
     async def dispatch(request: Request) -> Response:
+        # No resource's name holds U+0000, and PostgreSQL text cannot: 404, not a 500.
+        if "\x00" in request.scope["path"]:
+            raise HTTPException(404)
         method = "GET" if request.method == "HEAD" else request.method
         return await handlers[method](request)
 
@@ -29,6 +35,7 @@ ROUTES = [
     resource("/versions", GET=versions.versions),
     resource("/v2", GET=versions.current),
     resource("/v2/", GET=versions.current),
+    resource("/openapi.json", GET=openapi.show),
     resource("/v2/schemas/{name:path}", GET=schemas.show),
     resource("/v2/images", GET=images.index, POST=images.create),
     resource("/v2/images/{image_id}", GET=images.show, PATCH=images.update, DELETE=images.delete),
@@ -48,6 +55,12 @@ ROUTES = [
     resource("/v2/info/stores", GET=stores.stores_info),
     resource("/v2/info/stores/detail", GET=stores.stores_detail),
     resource("/v2/stores/{store_id}/{image_id}", DELETE=stores.delete_from_store),
+    resource("/healthcheck", GET=healthcheck),
+    resource("/metrics", GET=metrics_page),
 ]
-#: Paths anyone may read: the version documents clients discover the API with.
-PUBLIC_PATHS = frozenset({"/", "/versions", "/v2", "/v2/"})
+#: Paths anyone may read: the version documents clients discover the API with, and
+#: the API's description.
+#: /healthcheck and /metrics identify the caller themselves where they need an admin.
+PUBLIC_PATHS = frozenset(
+    {"/", "/versions", "/v2", "/v2/", "/openapi.json", "/healthcheck", "/metrics"}
+)

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from glimpse import logs
 from glimpse import settings as settings_module
 from glimpse.cli import config, db, registry, scrub, serve, tokens
 from glimpse.errors import ConfigError
@@ -23,6 +24,10 @@ GROUPS = {
     "scrub": scrub,
     "registry": registry,
 }
+
+# Libraries' request logs would name every object URL (some carry userinfo) and
+# drown the server's own lines; their warnings and errors still show.
+_NOISY = ("alembic", "httpx", "httpcore", "botocore", "boto3", "swiftclient", "urllib3")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,17 +44,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # Libraries' request logs would name every object URL (some carry userinfo) and
-    # drown the server's own lines; their warnings and errors still show.
-    for noisy in ("alembic", "httpx", "httpcore", "botocore", "boto3", "swiftclient", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     config_path = args.config or os.environ.get(CONFIG_ENV) or None
     environ = {**os.environ, **serve.overrides(args)}
     if config_path:
         environ[CONFIG_ENV] = os.path.abspath(config_path)
     try:
         loaded = settings_module.load(environ.get(CONFIG_ENV), environ)
+        logs.configure(loaded.logging)
+        for noisy in _NOISY:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         code: int = GROUPS[args.command].run(args, loaded, environ)
         return code
     except ConfigError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from glimpse.settings import Settings
@@ -36,5 +37,11 @@ def overrides(args: argparse.Namespace) -> dict[str, str]:
 def run(args: argparse.Namespace, settings: Settings, environ: dict[str, str]) -> int:
     from glimpse import server
 
-    server.run(settings, environ)
+    try:
+        server.run(settings, environ)
+    except server.ServeError as exc:
+        print(f"glimpse: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # before the server's own handlers are in place
+        return 130
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +44,7 @@ from glimpse.model import (
     Usage,
     Visibility,
 )
+from glimpse.registry import compiled
 from glimpse.registry.ledger import ProjectLedger, usage_of
 from glimpse.registry.rows import BASE_COLUMNS, insert_image, save_image
 from glimpse.registry.tables import (
@@ -87,6 +88,12 @@ class ImageRegistry:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Reading one image is every image request's first step: see compiled.py.
+        dialect = engine.dialect
+        self._get_one = [
+            compiled.CompiledSelect(statement, dialect)
+            for statement in (_GET, _PROPERTIES_OF_ONE, _TAGS_OF_ONE, _LOCATIONS_OF_ONE)
+        ]
 
     def add(self, image: Image) -> None:
         """Insert a new image; Duplicate if the id was ever used."""
@@ -95,11 +102,18 @@ class ImageRegistry:
 
     def get(self, image_id: str) -> Image:
         """Load any image, whatever its status; ImageNotFound if there is no row."""
-        with self.engine.connect() as conn:
-            row = conn.execute(_GET, {"image_id": image_id}).first()
-            if row is None:
+        params = {"image_id": image_id}
+        image, properties, tags, locations = self._get_one
+        with compiled.cursor(self.engine) as cursor:
+            rows = image.rows(cursor, params)
+            if not rows:
                 raise ImageNotFound(image_id)
-            return _load(conn, [row], image_id)[0]
+            return _build(
+                rows,
+                properties.rows(cursor, params),
+                tags.rows(cursor, params),
+                locations.rows(cursor, params),
+            )[0]
 
     def save(self, image: Image, previous: Image) -> Image:
         """Write the changes from ``previous`` to ``image`` if the row still has
@@ -215,27 +229,38 @@ class ImageRegistry:
 
 
 def _load(conn: Connection, rows: Sequence[Any], ids: Any) -> list[Image]:
-    """Turn image rows into Images with their properties and tags.
+    """Turn image rows into Images with their properties, tags and locations.
 
-    ``ids`` selects the rows' ids: a scalar subquery for a list page (cheaper
-    than binding a thousand parameters), or one id.
+    ``ids`` selects the rows' ids: a scalar subquery (cheaper than binding a
+    thousand parameters for a list page).
     """
     if not rows:
         return []
-    if isinstance(ids, str):
-        prop_rows = conn.execute(_PROPERTIES_OF_ONE, {"image_id": ids})
-        tag_rows = conn.execute(_TAGS_OF_ONE, {"image_id": ids})
-        location_rows = conn.execute(_LOCATIONS_OF_ONE, {"image_id": ids})
-    else:
-        prop_rows = conn.execute(_PROPERTIES.where(image_properties.c.image_id.in_(ids)))
-        tag_rows = conn.execute(_TAGS.where(image_tags.c.image_id.in_(ids)))
-        location_rows = conn.execute(_LOCATIONS.where(image_locations.c.image_id.in_(ids)))
+    return _build(
+        rows,
+        conn.execute(_PROPERTIES.where(image_properties.c.image_id.in_(ids))),
+        conn.execute(_TAGS.where(image_tags.c.image_id.in_(ids))),
+        conn.execute(_LOCATIONS.where(image_locations.c.image_id.in_(ids))),
+    )
+
+
+def _build(
+    rows: Sequence[Any],
+    prop_rows: Iterable[Sequence[Any]],
+    tag_rows: Iterable[Sequence[Any]],
+    location_rows: Iterable[Sequence[Any]],
+) -> list[Image]:
+    """Images from their rows and their child rows (image id first in each)."""
     properties: dict[str, dict[str, str]] = {row[0]: {} for row in rows}
     tags: dict[str, list[str]] = {row[0]: [] for row in rows}
+    # A list page's child rows are read in statements of their own: an image created
+    # in between may match the page's query there, and is not on this page.
     for image_id, name, value in prop_rows:
-        properties[image_id][name] = value
+        if image_id in properties:
+            properties[image_id][name] = value
     for image_id, value in tag_rows:
-        tags[image_id].append(value)
+        if image_id in tags:
+            tags[image_id].append(value)
     locations: dict[str, list[Location]] = {}
     for image_id, url, meta, owned, status in location_rows:
         locations.setdefault(image_id, []).append(

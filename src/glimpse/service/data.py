@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,6 +22,7 @@ from glimpse.errors import (
     ImageNotFound,
     InvalidTransition,
     ObjectNotFound,
+    StoreFull,
     StoreUnavailable,
     TooLarge,
 )
@@ -54,6 +55,8 @@ class DataService:
     settings: ImageSettings
     registry: ImageRegistry
     lease: UploadLease
+    #: Told of every failure of a store (its name and the error), for the metrics.
+    store_errors: Callable[[str, Exception], None] = lambda _store, _error: None
 
     def upload(
         self,
@@ -99,6 +102,8 @@ class DataService:
                 self.stores.discard(url, target.name)
                 raise StoreUnavailable("The store did not take the whole image")
         except BaseException as exc:
+            if isinstance(exc, StoreUnavailable | StoreFull):
+                self.store_errors(target.name, exc)
             if isinstance(exc, StoreUnavailable):
                 # The driver could not clean up behind a store it cannot reach.
                 self.registry.note_sweep(image.id, [target.name], image.owner)
@@ -159,6 +164,7 @@ class DataService:
                 log.warning(
                     "image %s: location in store %s failed: %s", image.id, location.store, exc
                 )
+                self.store_errors(location.store or "-", exc)
                 failure = exc
         raise failure
 

@@ -7,6 +7,7 @@ leaves only ``.partial`` files, which ``put`` never publishes.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -186,24 +187,33 @@ class _Flusher:
     needs to take it all; syncing every ``FLUSH_EVERY`` bytes on a helper
     thread overlaps that wait with receiving and hashing the rest, and keeps
     the dirty page cache small.
+
+    What is synced is then dropped from the page cache (as Swift's object
+    server does): an upload of many GiB does not push everything else out of
+    memory, and the kernel hands the next writes the pages just freed, which
+    are warm. Writing into pages never touched before costs several times as
+    much CPU (on the project's VM, 1.2-2.6 s of system time per GiB instead
+    of 0.45 s); downloads read the file back from disk once.
     """
 
     FLUSH_EVERY = 64 << 20
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
+        self._written = 0
         self._unflushed = 0
         self._thread: threading.Thread | None = None
         self._error: OSError | None = None
 
     def wrote(self, size: int) -> None:
+        self._written += size
         self._unflushed += size
         if self._unflushed >= self.FLUSH_EVERY and (
             self._thread is None or not self._thread.is_alive()
         ):
             self._raise_pending()
             self._unflushed = 0
-            self._thread = threading.Thread(target=self._sync, daemon=True)
+            self._thread = threading.Thread(target=self._sync, args=(self._written,), daemon=True)
             self._thread.start()
 
     def finish(self) -> None:
@@ -215,11 +225,16 @@ class _Flusher:
         if self._thread is not None:
             self._thread.join()
 
-    def _sync(self) -> None:
+    def _sync(self, synced: int) -> None:
         try:
             os.fdatasync(self._fd)
         except OSError as exc:
             self._error = exc
+            return
+        # Advice only: a file system that takes none still stores the image.
+        with contextlib.suppress(OSError):
+            # The first ``synced`` bytes are clean now; later ones may still be dirty.
+            os.posix_fadvise(self._fd, 0, synced, os.POSIX_FADV_DONTNEED)
 
     def _raise_pending(self) -> None:
         if self._error is not None:

@@ -10,6 +10,7 @@ import http.client
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -26,10 +27,25 @@ def free_port() -> int:
         return port
 
 
-def answers(url: str, path: str = "/versions", timeout: float = 2.0) -> bool:
-    """Whether ``GET url+path`` answers 200 (``url`` is ``http://host:port``)."""
+def answers(
+    url: str,
+    path: str = "/versions",
+    timeout: float = 2.0,
+    *,
+    context: ssl.SSLContext | None = None,
+) -> bool:
+    """Whether ``GET url+path`` answers 200 (``url`` is ``http(s)://host:port``).
+
+    ``context`` is the TLS client context for an ``https`` URL (its CA, a client
+    certificate for mutual TLS).
+    """
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    host = parts.hostname or "127.0.0.1"
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
     try:
         conn.request("GET", path)
         response = conn.getresponse()
@@ -48,6 +64,7 @@ def wait_until_answers(
     *,
     ready: Callable[[], bool] | None = None,
     interval: float = 0.05,
+    context: ssl.SSLContext | None = None,
 ) -> bool:
     """Poll until ``GET url/versions`` has answered 200 and ``ready()`` (if given) holds.
 
@@ -58,7 +75,7 @@ def wait_until_answers(
     deadline = time.monotonic() + timeout
     answered = False
     while alive():
-        answered = answered or answers(url)
+        answered = answered or answers(url, context=context)
         if answered and (ready is None or ready()):
             return True
         if time.monotonic() >= deadline:
@@ -84,7 +101,13 @@ def stop_group(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
 
 @dataclass
 class ServerProcess:
-    """A `glimpse serve` child process on a free loopback port."""
+    """A `glimpse serve` child process on a free loopback port.
+
+    ``host`` is the address it listens on and clients use (``::1`` for IPv6);
+    with ``tls`` (the client's context: the CA, and a client certificate for
+    mutual TLS) the URL is ``https`` and readiness is checked through it; the
+    server's own TLS settings come in ``env``.
+    """
 
     data_dir: Path
     registry_url: str = ""
@@ -92,10 +115,13 @@ class ServerProcess:
     env: Mapping[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    host: str = "127.0.0.1"
+    tls: ssl.SSLContext | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     def environment(self) -> dict[str, str]:
         environ = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
@@ -104,6 +130,8 @@ class ServerProcess:
             GLIMPSE_SERVER__PORT=str(self.port),
             GLIMPSE_SERVER__WORKERS=str(self.workers),
         )
+        if self.host != "127.0.0.1":
+            environ["GLIMPSE_SERVER__HOST"] = f'"{self.host}"'
         if self.registry_url:
             environ["GLIMPSE_REGISTRY__URL"] = self.registry_url
         environ.update(self.env)
@@ -122,7 +150,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115 - kept open for the child
+        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child
         self.process = subprocess.Popen(
             [sys.executable, "-m", "glimpse", "serve"],
             env=self.environment(),
@@ -132,15 +160,19 @@ class ServerProcess:
         )
         log.close()
         process = self.process
-        if wait_until_answers(self.url, lambda: process.poll() is None, timeout):
+        if wait_until_answers(self.url, lambda: process.poll() is None, timeout, context=self.tls):
             return
         if process.poll() is not None:
             raise RuntimeError(f"glimpse serve exited early:\n{self.log()}")
         self.stop()
         raise RuntimeError(f"glimpse serve did not answer within {timeout}s:\n{self.log()}")
 
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / f"server-{self.port}.log"
+
     def log(self) -> str:
-        path = self.data_dir / f"server-{self.port}.log"
+        path = self.log_path
         return path.read_text(errors="replace")[-5000:] if path.exists() else ""
 
     def pids(self) -> list[int]:
