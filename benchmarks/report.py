@@ -26,6 +26,7 @@ class Row:
     vs_limit: float | None = None  # target: Glimpse >= this fraction of the limit
     at_most: float | None = None  # target: Glimpse <= this value
     aggregate: str = "median"  # or "max"
+    glance: bool = True  # show Glance's figure (False: a row about Glimpse and its limit only)
 
 
 ROWS = [
@@ -54,6 +55,7 @@ ROWS = [
         "MB/s",
         limits=("pipeline",),
         vs_limit=0.8,
+        glance=False,
     ),
     Row(
         "  upload (chunked) / the same pipeline fed from memory",
@@ -62,6 +64,7 @@ ROWS = [
         "MB/s",
         limits=("pipeline",),
         vs_limit=0.8,
+        glance=False,
     ),
     Row("  server CPU per GiB (Content-Length)", "upload_sized", "server_cpu_s", "s", False),
     Row("  server CPU per GiB (chunked)", "upload_chunked", "server_cpu_s", "s", False),
@@ -211,7 +214,8 @@ def render(recorder: Recorder) -> str:
         mine = glance = None
         if row.metric or row.key == "hwm":
             mine = statistic(recorder, "glimpse", row.metric, row.key, row.aggregate)
-            glance = statistic(recorder, "glance", row.metric, row.key, row.aggregate)
+            if row.glance:
+                glance = statistic(recorder, "glance", row.metric, row.key, row.aggregate)
         limit_stats = [
             statistic(recorder, "limit", name, row.limit_key, "median") for name in row.limits
         ]

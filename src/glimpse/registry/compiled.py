@@ -57,12 +57,20 @@ class CompiledSelect:
 
 @contextlib.contextmanager
 def cursor(engine: Engine) -> Iterator[DBAPICursor]:
-    """A cursor on a connection from ``engine``'s pool; the connection goes back
-    (rolled back, as after ``engine.connect()``) when the block ends."""
+    """A cursor in a read transaction on a connection from ``engine``'s pool; the
+    connection goes back (rolled back, as after ``engine.connect()``) when the block ends.
+
+    pysqlite opens no transaction for a select, so on SQLite each statement would be
+    one of its own: the block begins one, which makes its reads one snapshot and takes
+    the database's shared lock once (two ``fcntl`` calls per image read instead of
+    eight). PostgreSQL's driver begins a transaction at the first statement itself.
+    """
     connection = engine.raw_connection()
     try:
         found = connection.cursor()
         try:
+            if engine.dialect.name == "sqlite":
+                found.execute("BEGIN")
             yield found
         finally:
             found.close()
