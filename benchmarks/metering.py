@@ -7,6 +7,7 @@ to a JSON-lines file as it is taken.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -116,6 +117,33 @@ class Sample:
     timing: Timing
     attempt: int = 1
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+def add_meter_options(parser: argparse.ArgumentParser) -> None:
+    """The options that say what a clean run is, the same for every benchmark script."""
+    parser.add_argument(
+        "--foreign-max",
+        type=float,
+        default=0.10,
+        help="cores other jobs may use during a clean run (default 0.10)",
+    )
+    parser.add_argument(
+        "--quiet-max",
+        type=float,
+        default=0.20,
+        help="cores other jobs may use before a run starts (default 0.20)",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60,
+        help="seconds to wait for a quiet machine before each run; 0 = no check",
+    )
+
+
+def meter_from(args: argparse.Namespace) -> Meter:
+    """The Meter the options of ``add_meter_options`` describe."""
+    return Meter(args.foreign_max, args.quiet_max, args.quiet_wait)
 
 
 class Meter:

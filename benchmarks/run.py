@@ -40,7 +40,7 @@ from dataclasses import asdict
 from typing import Any
 
 from common import PHASES, ROOT, SERVICES, BenchError
-from metering import Meter, Recorder
+from metering import Recorder, add_meter_options, meter_from
 from phases import RUNNERS, Config, Context
 from report import report
 from servers import ensure_tool, stop_all
@@ -126,24 +126,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--wrk-duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--extra", type=int, default=2, help="extra attempts for busy runs")
-    parser.add_argument(
-        "--foreign-max",
-        type=float,
-        default=0.10,
-        help="cores other jobs may use during a clean run (default 0.10)",
-    )
-    parser.add_argument(
-        "--quiet-max",
-        type=float,
-        default=0.20,
-        help="cores other jobs may use before a run starts (default 0.20)",
-    )
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=60,
-        help="seconds to wait for a quiet machine before each run; 0 = no check",
-    )
+    add_meter_options(parser)
     parser.add_argument("--start-timeout", type=float, default=60, help="server start-up limit, s")
     parser.add_argument("--keep-data", action="store_true", help="keep Glimpse data dirs")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install tools")
@@ -234,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     atexit.register(stop_all)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     recorder = Recorder(work / "results" / f"run-{stamp}.jsonl")
-    meter = Meter(args.foreign_max, args.quiet_max, args.quiet_wait)
+    meter = meter_from(args)
     context = Context(config, meter, recorder)
     recorder.write(
         {

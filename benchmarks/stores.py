@@ -60,7 +60,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from common import GIB, MB, MIB, ROOT, BenchError
-from metering import HZ, Meter, Recorder, Sample, memory, process_tree, tree_ticks
+from metering import (
+    HZ,
+    Meter,
+    Recorder,
+    Sample,
+    add_meter_options,
+    memory,
+    meter_from,
+    process_tree,
+    tree_ticks,
+)
 from phases.images import new_image, upload
 from report import Stat, shown, statistic
 from tools import api, client, curl
@@ -661,24 +671,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "(default: %(default)s)",
     )
     parser.add_argument("--file", type=Path, help="the data file (default: WORK/random-<size>.bin)")
-    parser.add_argument(
-        "--foreign-max",
-        type=float,
-        default=0.10,
-        help="cores other jobs may use during a clean run (default 0.10)",
-    )
-    parser.add_argument(
-        "--quiet-max",
-        type=float,
-        default=0.20,
-        help="cores other jobs may use before a run starts (default 0.20)",
-    )
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=60,
-        help="seconds to wait for a quiet machine before each run; 0 = no check",
-    )
+    add_meter_options(parser)
     parser.add_argument(
         "--summary", type=Path, metavar="JSONL", help="print the table of an earlier run"
     )
@@ -736,7 +729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, on_signal)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     recorder = Recorder(work / "results" / f"stores-{stamp}.jsonl")
-    meter = Meter(args.foreign_max, args.quiet_max, args.quiet_wait)
+    meter = meter_from(args)
     recorder.write(
         {
             "type": "run",
