@@ -105,11 +105,12 @@ def build_identity(settings: Settings, tokens: TokenRegistry) -> Identity:
     return identity
 
 
-def build_app(settings: Settings) -> ASGIApp:
-    """Wire a complete application from settings; fails fast on bad configuration."""
+def build_app(settings: Settings, stores: Stores | None = None) -> ASGIApp:
+    """Wire a complete application from settings (and ``stores`` when the caller has
+    built them already); fails fast on bad configuration."""
     check_algorithm(settings.images.hash_algo)
     engine = db.connect(settings.registry_url, settings.registry.pool_size)
-    stores = build_stores(settings)
+    stores = stores if stores is not None else build_stores(settings)
     policy = Policy.from_file(settings.policy.file)
     services = Services.build(
         images=ImageRegistry(engine),

@@ -52,8 +52,7 @@ def run(settings: Settings, environ: dict[str, str]) -> None:
         prepare_data_dir(settings)  # before the metrics directory inside it is made
         environ = {**environ, **metrics.process_environment(settings)}
         os.environ.update(environ)
-        prepare(settings)
-        report(settings)
+        report(settings, prepare(settings))
         # Workers are forked: they inherit the listening socket and the readiness pipe.
         multiprocessing.set_start_method("fork", force=True)
         master = Master(settings, listener, environ.get(CONFIG_ENV))

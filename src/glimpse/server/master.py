@@ -244,7 +244,7 @@ class Master(MPServer):
         try:
             settings = self._keep_bound(settings_module.load(self.config, os.environ))
             check(settings)
-            prepare(settings)
+            stores = prepare(settings)
             snapshot = self._snapshot()
         except (GlimpseError, ServeError) as exc:
             why = exc.message if isinstance(exc, GlimpseError) else str(exc)
@@ -285,7 +285,7 @@ class Master(MPServer):
         self.wrks[:] = fresh
         _close(old_snapshot)
         self._retire(old)
-        report(settings)
+        report(settings, stores)
         log.info("settings reloaded: %d new workers serve new connections", len(fresh))
 
     def _keep_bound(self, settings: Settings) -> Settings:

@@ -12,11 +12,18 @@ import logging
 import socket
 import ssl
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from glimpse.errors import ConfigError, GlimpseError
 from glimpse.registry import db
 from glimpse.settings import ServerSettings, Settings
+
+if TYPE_CHECKING:
+    from glimpse.store.stores import Stores
+
+T = TypeVar("T")
 
 log = logging.getLogger("glimpse.server")
 
@@ -124,8 +131,9 @@ def tune(sock: socket.socket, server: ServerSettings) -> None:
     )
 
 
-def prepare(settings: Settings) -> None:
-    """Everything start-up (and a reload) must find working before workers start.
+def prepare(settings: Settings) -> Stores:
+    """Everything start-up (and a reload) must find working before workers start;
+    the stores it built, for ``report``.
 
     The data directory exists and is writable, the registry answers (an embedded
     one is migrated), and the whole app builds: a bad driver or setting stops
@@ -133,21 +141,25 @@ def prepare(settings: Settings) -> None:
     imports done here also save every worker their cost.
     """
     prepare_data_dir(settings)
-    from glimpse.app import build_app
+    from glimpse.app import build_app, build_stores
 
-    for what, step in (
-        ("the registry cannot be used", lambda: db.prepare(settings.registry_url)),
-        ("the application cannot be built", lambda: build_app(settings)),
-    ):
-        try:
-            step()
-        except ConfigError:
-            raise
-        except GlimpseError as exc:
-            raise ServeError(f"{what}: {exc.message}") from None
-        except Exception as exc:  # a driver's own error: one line, as the others
-            log.debug("%s", what, exc_info=True)
-            raise ServeError(f"{what}: {first_line(exc)}") from None
+    _step("the registry cannot be used", lambda: db.prepare(settings.registry_url))
+    stores = _step("the stores cannot be built", lambda: build_stores(settings))
+    _step("the application cannot be built", lambda: build_app(settings, stores))
+    return stores
+
+
+def _step(what: str, call: Callable[[], T]) -> T:
+    """Run one start-up step; its failure as one line saying ``what`` went wrong."""
+    try:
+        return call()
+    except ConfigError:
+        raise
+    except GlimpseError as exc:
+        raise ServeError(f"{what}: {exc.message}") from None
+    except Exception as exc:  # a driver's own error: one line, as the others
+        log.debug("%s", what, exc_info=True)
+        raise ServeError(f"{what}: {first_line(exc)}") from None
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -169,7 +181,7 @@ def first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def report(settings: Settings) -> None:
+def report(settings: Settings, stores: Stores) -> None:
     """Say at start-up what an operator must know: who is trusted, and what is exposed."""
     mode = settings.identity.mode
     host = settings.server.host
@@ -188,9 +200,7 @@ def report(settings: Settings) -> None:
             )
     for warning in db.exposed_files(settings.registry_url):
         log.warning("%s", warning)
-    from glimpse.app import build_stores
-
-    for name, why in build_stores(settings).unreachable().items():
+    for name, why in stores.unreachable().items():
         log.warning("store %s does not answer: %s; the server starts without it", name, why)
 
 
