@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import logging.handlers
+import os
 import sys
 import time
 from typing import Any
@@ -31,6 +32,22 @@ from glimpse.settings import LoggingSettings
 
 #: The ``x-openstack-request-id`` of the request being served; "-" outside requests.
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def new_request_id() -> str:
+    """``req-`` and a random (version 4) UUID, as Glance's request ids.
+
+    Formatted from ``os.urandom`` by hand: a third of ``uuid.uuid4()``'s cost,
+    which every request pays.
+    """
+    digits = os.urandom(16).hex()
+    return (
+        f"req-{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-"
+        f"{_VARIANT[digits[16]]}{digits[17:20]}-{digits[20:]}"
+    )
+
 
 LEVELS = {
     "debug": logging.DEBUG,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import anyio
@@ -17,12 +17,19 @@ DRAIN_LIMIT = 64 << 20
 DRAIN_SECONDS = 5.0
 
 
-def has_body(headers: Mapping[str, str]) -> bool:
-    """A body is a positive Content-Length or a chunked transfer, as Glance decides."""
-    length = headers.get("content-length")
-    if length is not None:
-        return length.strip() not in ("", "0")
-    return "chunked" in headers.get("transfer-encoding", "").lower()
+def has_body(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """A body is a positive Content-Length or a chunked transfer, as Glance decides.
+
+    ``headers`` are the ASGI scope's (lower-case names): read once, without
+    building a headers object, as every request asks.
+    """
+    chunked = False
+    for name, value in headers:
+        if name == b"content-length":
+            return value.strip() not in (b"", b"0")
+        if name == b"transfer-encoding":
+            chunked = chunked or b"chunked" in value.lower()
+    return chunked
 
 
 class UnreadBody:
@@ -36,7 +43,7 @@ class UnreadBody:
     ``DRAIN_SECONDS``, as web servers linger on close.
     """
 
-    def __init__(self, headers: Mapping[str, str], receive: Receive) -> None:
+    def __init__(self, headers: Iterable[tuple[bytes, bytes]], receive: Receive) -> None:
         self.pending = has_body(headers)
         self._receive = receive
 
@@ -47,6 +54,8 @@ class UnreadBody:
         return message
 
     async def drain(self) -> None:
+        if not self.pending:  # the common case; a cancel scope costs more than the check
+            return
         left = DRAIN_LIMIT
         with anyio.move_on_after(DRAIN_SECONDS):
             while self.pending and left > 0:
@@ -55,7 +64,7 @@ class UnreadBody:
 
 def reject_body(request: Request) -> None:
     """Routes that take no body answer 400 when one is sent."""
-    if has_body(request.headers):
+    if has_body(request.scope["headers"]):
         raise Invalid("This operation does not take a request body.")
 
 

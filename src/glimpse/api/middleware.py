@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-import uuid
 from collections.abc import Collection, Iterable, Sequence
 
 from starlette.concurrency import run_in_threadpool
@@ -29,7 +28,7 @@ from glimpse.api import errors
 from glimpse.api.body import UnreadBody
 from glimpse.auth.identity import Identity
 from glimpse.errors import ConfigError, GlimpseError
-from glimpse.logs import REQUEST_ID
+from glimpse.logs import REQUEST_ID, new_request_id
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -52,10 +51,10 @@ class RequestFrame:
             rest = scope["path"][match.end() :]
             path = f"/v2{rest}" if match.group(1) == "2" else "/"
             scope = {**scope, "path": path, "raw_path": path.encode()}
-        text_id = f"req-{uuid.uuid4()}"
+        text_id = new_request_id()
         request_id = text_id.encode()
         context = REQUEST_ID.set(text_id)
-        body = UnreadBody(Headers(scope=scope), receive)
+        body = UnreadBody(scope["headers"], receive)
         status = 0
         complete = False  # the whole response went out
 

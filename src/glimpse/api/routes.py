@@ -30,16 +30,18 @@ def resource(path: str, **handlers: Handler) -> Route:
     return Route(path, dispatch, methods=list(handlers))
 
 
+#: Starlette tries routes in this order, each a regular expression: the routes most
+#: requests take come first (no two routes here match the same path and method).
 ROUTES = [
+    resource("/v2/images/{image_id}", GET=images.show, PATCH=images.update, DELETE=images.delete),
+    resource("/v2/images/{image_id}/file", GET=image_data.download, PUT=image_data.upload),
+    resource("/v2/images", GET=images.index, POST=images.create),
     resource("/", GET=versions.root),
     resource("/versions", GET=versions.versions),
     resource("/v2", GET=versions.current),
     resource("/v2/", GET=versions.current),
     resource("/openapi.json", GET=openapi.show),
     resource("/v2/schemas/{name:path}", GET=schemas.show),
-    resource("/v2/images", GET=images.index, POST=images.create),
-    resource("/v2/images/{image_id}", GET=images.show, PATCH=images.update, DELETE=images.delete),
-    resource("/v2/images/{image_id}/file", GET=image_data.download, PUT=image_data.upload),
     resource("/v2/images/{image_id}/tags/{tag}", PUT=images.add_tag, DELETE=images.remove_tag),
     resource("/v2/images/{image_id}/actions/deactivate", POST=images.deactivate),
     resource("/v2/images/{image_id}/actions/reactivate", POST=images.reactivate),

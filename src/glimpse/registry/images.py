@@ -46,6 +46,7 @@ from glimpse.model import (
 )
 from glimpse.registry import compiled
 from glimpse.registry.ledger import ProjectLedger, usage_of
+from glimpse.registry.memo import ImageMemo
 from glimpse.registry.rows import BASE_COLUMNS, insert_image, save_image
 from glimpse.registry.tables import (
     image_locations,
@@ -94,6 +95,7 @@ class ImageRegistry:
             compiled.CompiledSelect(statement, dialect)
             for statement in (_GET, _PROPERTIES_OF_ONE, _TAGS_OF_ONE, _LOCATIONS_OF_ONE)
         ]
+        self._memo = ImageMemo.of(engine)
 
     def add(self, image: Image) -> None:
         """Insert a new image; Duplicate if the id was ever used."""
@@ -102,18 +104,27 @@ class ImageRegistry:
 
     def get(self, image_id: str) -> Image:
         """Load any image, whatever its status; ImageNotFound if there is no row."""
+        memo = self._memo
+        if memo is not None:
+            version = memo.version()
+            kept = memo.get(image_id, version)
+            if kept is not None:
+                return kept
         params = {"image_id": image_id}
         image, properties, tags, locations = self._get_one
         with compiled.cursor(self.engine) as cursor:
             rows = image.rows(cursor, params)
             if not rows:
                 raise ImageNotFound(image_id)
-            return _build(
+            found = _build(
                 rows,
                 properties.rows(cursor, params),
                 tags.rows(cursor, params),
                 locations.rows(cursor, params),
             )[0]
+        if memo is not None:
+            memo.keep(version, found)
+        return found
 
     def save(self, image: Image, previous: Image) -> Image:
         """Write the changes from ``previous`` to ``image`` if the row still has

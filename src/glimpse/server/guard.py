@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from glimpse.api.errors import error_response
+from glimpse.logs import new_request_id
 from glimpse.settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class Guard:
 
 async def _answer(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
     """An error answered before the app saw the request; the connection ends with it."""
-    headers = {"connection": "close", "x-openstack-request-id": f"req-{uuid.uuid4()}"}
+    headers = {"connection": "close", "x-openstack-request-id": new_request_id()}
     log.info("%s %s: %d %s", scope.get("method"), scope.get("path"), status, message)
     await error_response(None, status, message, headers)(scope, receive, send)
 
