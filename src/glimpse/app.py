@@ -25,6 +25,7 @@ from starlette.types import ASGIApp
 from glimpse import metrics as metrics_module
 from glimpse import options, plugins
 from glimpse.api import errors as api_errors
+from glimpse.api.guard import Guard
 from glimpse.api.health import Health, networks_of
 from glimpse.api.middleware import IdentityLayer, ProxyHeaders, RequestFrame, parse_networks
 from glimpse.api.observe import Observer
@@ -175,7 +176,8 @@ def observed(
         # Store failures are counted where the service meets them, by store.
         data = dataclasses.replace(app.state.services.data, store_errors=metrics.store_error)
         app.state.services = dataclasses.replace(app.state.services, data=data)
-    layered: ASGIApp = IdentityLayer(app, identity, PUBLIC_PATHS)
+    # The guard's 431 and 408 answers pass the observer: they are counted and logged.
+    layered: ASGIApp = Guard(IdentityLayer(app, identity, PUBLIC_PATHS), settings.server)
     log = settings.logging
     if metrics is not None or log.access_log or settings.server.debug_requests:
         layered = Observer(

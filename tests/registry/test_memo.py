@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,12 +22,12 @@ T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[str]:
+def database(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     engine = db.connect(url)
     db.create(engine)
     engine.dispose()
-    yield url
+    return url
 
 
 def _engine(url: str) -> sqlalchemy.Engine:

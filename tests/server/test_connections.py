@@ -72,6 +72,23 @@ def split(response: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split()[1]), headers, body
 
 
+def access_line(server: ServerProcess, request_id: str) -> str:
+    """The access log's line for ``request_id``, once it is written."""
+    found: list[str] = []
+
+    def written() -> bool:
+        found[:] = [
+            line
+            for line in server.log().splitlines()
+            if "glimpse.access" in line and f"[{request_id}]" in line
+        ]
+        return bool(found)
+
+    wait_for(written, timeout=10, what=f"the access line of {request_id}")
+    [line] = found
+    return line
+
+
 def get(path: str, *headers: str) -> bytes:
     extra = "".join(f"{h}\r\n" for h in headers)
     return f"GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode()
@@ -116,6 +133,7 @@ def test_header_line_too_long_is_431_json(limited: ServerProcess) -> None:
     assert error["title"] == "Request Header Fields Too Large"
     assert "x-long" in str(error["message"]).lower()
     assert closed
+    assert '"GET /v2/images" 431 ' in access_line(limited, headers["x-openstack-request-id"])
 
 
 def test_headers_too_large_in_total_is_431_json(limited: ServerProcess) -> None:
@@ -208,6 +226,9 @@ def test_stalled_upload_is_cut_off(limited: ServerProcess) -> None:
     assert status == 408
     assert headers["connection"] == "close"
     assert error_body(body)["code"] == 408
+    # Logged as what the client was told, with the id it was given.
+    line = access_line(limited, headers["x-openstack-request-id"])
+    assert f'"PUT /v2/images/{image_id}/file" 408 ' in line
     wait_for(lambda: _status_of(limited, image_id) == "queued", what="the upload undone")
 
 

@@ -63,7 +63,7 @@ class RequestFrame:
             kind = message["type"]
             if kind == "http.response.start":
                 headers = [*message.get("headers", []), (b"x-openstack-request-id", request_id)]
-                if body.pending:
+                if body.pending and not any(name == b"connection" for name, _ in headers):
                     # Answered before the body was read: the connection ends after this
                     # response, so say so, or a client may send its next request on it.
                     headers.append((b"connection", b"close"))

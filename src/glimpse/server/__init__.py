@@ -15,8 +15,8 @@ What Granian leaves to us, and where it is done:
   Keep-alive probes (``tcp_keepidle``) and ``TCP_USER_TIMEOUT``
   (``client_socket_timeout``: a client that reads nothing is cut off) are set on
   it; accepted sockets inherit them. Every start-up check ends in one line.
-- ``guard``: wraps the app in each worker: header limits answered 431 with the
-  JSON error body, and an upload body that stops arriving cut off with 408.
+- ``glimpse.api.guard``, in the app of each worker: header limits answered 431
+  with the JSON error body, and an upload body that stops arriving cut off with 408.
 - ``master``: Granian's process manager with our reload: SIGHUP re-reads the
   settings file, checks it as start-up does, starts new workers, and only once
   they are ready tells the old ones to finish their requests (within

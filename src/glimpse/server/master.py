@@ -30,7 +30,6 @@ from granian.server.mp import MPServer
 from glimpse import logs
 from glimpse import settings as settings_module
 from glimpse.errors import ConfigError, GlimpseError
-from glimpse.server.guard import Guard
 from glimpse.server.startup import ServeError, check, first_line, prepare, report, tune
 from glimpse.settings import CONFIG_ENV, ServerSettings, Settings
 
@@ -130,7 +129,7 @@ class Master(MPServer):
     # -- workers ---------------------------------------------------------------
 
     def load_worker(self, target: str) -> ASGIApp:
-        """In a new worker: build the app, wrap it in the guard, and tell the master."""
+        """In a new worker: build the app and tell the master."""
         # Until Granian's own handlers take over, a stop request ends this worker at
         # once: the master's handlers, inherited through the fork, would only set a
         # flag in this copy of the master and leave the worker running.
@@ -141,7 +140,7 @@ class Master(MPServer):
             raise SystemExit(0)
         try:
             module, name = target.split(":")
-            app = getattr(importlib.import_module(module), name)()
+            app: ASGIApp = getattr(importlib.import_module(module), name)()
         except GlimpseError as exc:
             self._tell(f"failed {exc.message}")
             raise SystemExit(_NOT_STARTED) from None
@@ -150,7 +149,7 @@ class Master(MPServer):
             self._tell(f"failed {first_line(exc)}")
             raise SystemExit(_NOT_STARTED) from None
         self._tell("ready")
-        return Guard(app, self.settings.server)
+        return app
 
     def _tell(self, text: str) -> None:
         line = f"{os.getpid()} {text}".replace("\n", " ").encode()[: select.PIPE_BUF - 1]

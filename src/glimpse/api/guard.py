@@ -1,9 +1,12 @@
-"""The limits Granian does not enforce, applied in each worker in front of the app.
+"""The limits Granian does not enforce, applied in each worker before identity and routing.
 
 Granian's HTTP core refuses only headers past its read buffer or past 100 lines,
 with a bare 431; the buffer is sized above ``max_header_size`` so that the
 limits an operator sets are answered here, with the JSON error body. It has no
 timeout on request bodies at all (emmett-framework/granian#728).
+
+The guard sits inside ``RequestFrame`` and the ``Observer``: its answers carry
+the request id and are counted and logged like every other answer.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from glimpse.api.errors import error_response
-from glimpse.logs import new_request_id
 from glimpse.settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -75,7 +77,7 @@ class Guard:
 
 async def _answer(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
     """An error answered before the app saw the request; the connection ends with it."""
-    headers = {"connection": "close", "x-openstack-request-id": new_request_id()}
+    headers = {"connection": "close"}
     log.info("%s %s: %d %s", scope.get("method"), scope.get("path"), status, message)
     await error_response(None, status, message, headers)(scope, receive, send)
 
