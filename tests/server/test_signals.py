@@ -135,6 +135,28 @@ def test_sighup_replaces_workers_without_dropping_anything(
     assert knocker.answered > 0
 
 
+def test_sighup_applies_new_logging_settings(
+    start: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = configured(start, tmp_path, "[logging]\nformat = 'text'\n")
+    (tmp_path / "glimpse.toml").write_text("[logging]\nformat = 'json'\n")
+    os.kill(master(server), signal.SIGHUP)
+    wait_for(lambda: log_count(server, "settings reloaded") == 1, what="the reload")
+    request_id = httpx.get(f"{server.url}/versions", timeout=10).headers["x-openstack-request-id"]
+
+    def access_lines() -> list[dict[str, object]]:
+        found = []
+        for line in server.log().splitlines():
+            if line.startswith("{") and request_id in line:
+                found.append(json.loads(line))
+        return found
+
+    wait_for(access_lines, what="a JSON access line from a new worker")
+    [line] = access_lines()
+    assert line["logger"] == "glimpse.access"
+    assert line["status"] == 200
+
+
 def test_settings_that_no_longer_load_keep_the_old_workers(
     start: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:

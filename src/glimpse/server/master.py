@@ -244,6 +244,9 @@ class Master(MPServer):
             settings = self._keep_bound(settings_module.load(self.config, os.environ))
             check(settings)
             stores = prepare(settings)
+            # From here on the master's lines, and the new workers', follow [logging]
+            # (a file that cannot be opened refuses the reload and changes nothing).
+            logs.configure(settings.logging)
             snapshot = self._snapshot()
         except (GlimpseError, ServeError) as exc:
             why = exc.message if isinstance(exc, GlimpseError) else str(exc)
@@ -269,6 +272,7 @@ class Master(MPServer):
                 if not _exited(worker, 5):
                     worker.kill()
             _close(self._snapshot_fd)
+            logs.configure(before.logging)
             self._apply(before)
             self._use_snapshot(old_snapshot)
             if not self.interrupt_signal:
