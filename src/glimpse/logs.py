@@ -67,22 +67,59 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class TextFormatter(logging.Formatter):
-    """``TEXT_FORMAT`` lines; the time is formatted once per second, not once per line."""
+class _Clock:
+    """Log times, formatted once per second rather than once per line."""
 
-    def __init__(self) -> None:
-        super().__init__(TEXT_FORMAT)
+    def __init__(self, convert: Any, shape: str) -> None:
+        self._convert = convert
+        self._shape = shape
         self._second = -1
         self._stamp = ""
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        second = int(record.created)
+    def stamp(self, created: float) -> tuple[str, int]:
+        """The second of ``created`` as text, and its milliseconds."""
+        second = int(created)
         if second != self._second:
-            self._second, self._stamp = (
-                second,
-                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)),
-            )
-        return f"{self._stamp},{int(record.msecs):03d}"
+            self._second = second
+            self._stamp = time.strftime(self._shape, self._convert(second))
+        return self._stamp, int((created - second) * 1000)
+
+
+class TextFormatter(logging.Formatter):
+    """``TEXT_FORMAT`` lines (local time), with the traceback after the line if any."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+        self._clock = _Clock(time.localtime, "%Y-%m-%d %H:%M:%S")
+
+    def line(
+        self,
+        created: float,
+        level: str,
+        name: str,
+        request_id: str,
+        message: str,
+        fields: dict[str, Any] | None = None,
+    ) -> str:
+        """The line of one record; ``fields`` are for JSON lines only."""
+        stamp, milliseconds = self._clock.stamp(created)
+        return f"{stamp},{milliseconds:03d} {level} {name} [{request_id}] {message}"
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = self.line(
+            record.created,
+            record.levelname,
+            record.name,
+            getattr(record, "request_id", "-"),
+            record.getMessage(),
+        )
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            text = f"{text}\n{record.exc_text}"
+        if record.stack_info:
+            text = f"{text}\n{self.formatStack(record.stack_info)}"
+        return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -90,33 +127,93 @@ class JsonFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._second = -1
-        self._stamp = ""
+        self._clock = _Clock(time.gmtime, "%Y-%m-%dT%H:%M:%S")
+
+    def line(
+        self,
+        created: float,
+        level: str,
+        name: str,
+        request_id: str,
+        message: str,
+        fields: dict[str, Any] | None = None,
+        **more: str,
+    ) -> str:
+        """The line of one record: its facts, then ``fields``, then ``more``."""
+        stamp, milliseconds = self._clock.stamp(created)
+        found: dict[str, Any] = {
+            "time": f"{stamp}.{milliseconds:03d}Z",
+            "level": level,
+            "logger": name,
+            "request_id": request_id,
+            "message": message,
+        }
+        if fields:
+            found.update(fields)
+        found.update(more)
+        return orjson.dumps(found, default=str).decode()
 
     def format(self, record: logging.LogRecord) -> str:
-        second = int(record.created)
-        if second != self._second:
-            self._second, self._stamp = (
-                second,
-                time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)),
-            )
-        line: dict[str, Any] = {
-            "time": f"{self._stamp}.{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "request_id": getattr(record, "request_id", "-"),
-            "message": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            line.update(fields)
+        more = {}
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+            more["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
-            line["exception"] = record.exc_text
+            more["exception"] = record.exc_text
         if record.stack_info:
-            line["stack"] = self.formatStack(record.stack_info)
-        return orjson.dumps(line, default=str).decode()
+            more["stack"] = self.formatStack(record.stack_info)
+        fields = getattr(record, "fields", None)
+        return self.line(
+            record.created,
+            record.levelname,
+            record.name,
+            getattr(record, "request_id", "-"),
+            record.getMessage(),
+            fields if isinstance(fields, dict) else None,
+            **more,
+        )
+
+
+def write_access(message: str, fields: dict[str, Any]) -> None:
+    """Write one access line, exactly as ``glimpse.access``'s ``info()`` would, for less.
+
+    Every request writes one, and through ``logging`` a line costs a record, two
+    filters, %-formatting and a lock: about 15 µs, a tenth of a metadata
+    request. With the handler ``configure`` installed, the line is formatted by
+    its formatter and written to its stream under its lock directly; with any
+    other set-up (a library's, a test's) it goes through ``logging``.
+    """
+    handler = _our_handler()
+    formatter = handler.formatter if handler is not None else None
+    if (
+        handler is None
+        or handler.stream is None  # a file handler closed at exit: logging reopens it
+        or not isinstance(formatter, TextFormatter | JsonFormatter)
+    ):
+        _access.info(message, extra={"fields": fields})
+        return
+    line = formatter.line(time.time(), "INFO", _access.name, REQUEST_ID.get(), message, fields)
+    handler.acquire()
+    try:
+        if isinstance(handler, _WatchedFile):
+            handler.reopenIfNeeded()
+        handler.stream.write(line + handler.terminator)
+        handler.flush()
+    except Exception:
+        handler.handleError(logging.makeLogRecord({"msg": line, "name": _access.name}))
+    finally:
+        handler.release()
+
+
+_access = logging.getLogger("glimpse.access")
+
+
+def _our_handler() -> _Standard | _WatchedFile | None:
+    """The root handler ``configure`` installed, if it is the only one."""
+    handlers = logging.root.handlers
+    if len(handlers) != 1:
+        return None
+    handler = handlers[0]
+    return handler if isinstance(handler, _Standard | _WatchedFile) else None
 
 
 def configure(settings: LoggingSettings) -> None:
@@ -144,7 +241,7 @@ def configure(settings: LoggingSettings) -> None:
                 f"setting logging.destination: cannot open {settings.destination}: {exc.strerror}"
             ) from None
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Standard(sys.stderr)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
     # What no line shows costs a quarter of each record (the logging HOWTO's
@@ -174,6 +271,10 @@ def granian_config() -> dict[str, Any]:
             "granian.access": {"handlers": [], "propagate": True},
         },
     }
+
+
+class _Standard(logging.StreamHandler[Any]):
+    """Standard error, as ``configure`` sets it up (``write_access`` knows it)."""
 
 
 class _WatchedFile(logging.handlers.WatchedFileHandler):

@@ -214,6 +214,51 @@ def test_json_lines_carry_the_request_id_fields_and_traceback() -> None:
     assert "ValueError: inner" in line["exception"]
 
 
+@pytest.mark.parametrize("shape", ["text", "json"])
+def test_access_lines_are_the_lines_logging_writes(tmp_path: Path, shape: str) -> None:
+    """``write_access`` skips the logging machinery, not anything a line shows."""
+    from glimpse.settings import LoggingSettings
+
+    destination = tmp_path / "access.log"
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    fields = {"status": 200, "route": "/v2/images/{image_id}", "user": "ü"}
+    try:
+        logs.configure(LoggingSettings(format=shape, destination=str(destination)))
+        token = logs.REQUEST_ID.set("req-same")
+        try:
+            logs.write_access('127.0.0.1 "GET /x" 200', fields)
+            logging.getLogger("glimpse.access").info(
+                '%s "GET /x" %d', "127.0.0.1", 200, extra={"fields": fields}
+            )
+        finally:
+            logs.REQUEST_ID.reset(token)
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+            handler.close()
+        root.handlers[:], root.level = saved
+    fast, slow = destination.read_text(encoding="utf-8").splitlines()
+    if shape == "json":
+        fast_line, slow_line = json.loads(fast), json.loads(slow)
+        assert fast_line.pop("time")[:19] == slow_line.pop("time")[:19]
+        assert fast_line == slow_line
+        assert fast_line["request_id"] == "req-same"
+    else:
+        assert fast[:19] == slow[:19]  # the same second
+        assert fast[23:] == slow[23:] == (' INFO glimpse.access [req-same] 127.0.0.1 "GET /x" 200')
+
+
+def test_access_lines_go_through_logging_under_another_set_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="glimpse.access"):
+        logs.write_access("a line", {"status": 204})
+    [record] = [r for r in caplog.records if r.name == "glimpse.access"]
+    assert record.getMessage() == "a line"
+    assert record.fields == {"status": 204}  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("field", "value", "key"),
     [("level", "loud", "logging.level"), ("format", "xml", "logging.format")],

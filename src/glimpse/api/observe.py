@@ -31,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from glimpse import logs
 from glimpse.api import health
 from glimpse.metrics import Metrics
 
@@ -163,31 +164,21 @@ class Observer:
             peer = _printable(str(client[0])) if client else "-"
             path = _printable(scope.get("root_path", "") + scope["path"])
             milliseconds = round(seconds * 1000, 3)
-            access_log.info(
-                '%s "%s %s" %d in=%d out=%d %.1fms route=%s user=%s project=%s',
-                peer,
-                method,
-                path,
-                status,
-                exchange.received,
-                exchange.sent,
-                milliseconds,
-                route,
-                user,
-                project,
-                extra={
-                    "fields": {
-                        "client": peer,
-                        "method": method,
-                        "path": path,
-                        "route": route,
-                        "status": status,
-                        "bytes_in": exchange.received,
-                        "bytes_out": exchange.sent,
-                        "duration_ms": milliseconds,
-                        "user": user,
-                        "project": project,
-                    }
+            logs.write_access(
+                f'{peer} "{method} {path}" {status} in={exchange.received} '
+                f"out={exchange.sent} {milliseconds:.1f}ms route={route} user={user} "
+                f"project={project}",
+                {
+                    "client": peer,
+                    "method": method,
+                    "path": path,
+                    "route": route,
+                    "status": status,
+                    "bytes_in": exchange.received,
+                    "bytes_out": exchange.sent,
+                    "duration_ms": milliseconds,
+                    "user": user,
+                    "project": project,
                 },
             )
 
