@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,11 +29,20 @@ from glimpse.api.guard import Guard
 from glimpse.api.health import Health, networks_of
 from glimpse.api.middleware import IdentityLayer, ProxyHeaders, RequestFrame, parse_networks
 from glimpse.api.observe import Observer
+from glimpse.api.picture_flights import Flights
+from glimpse.api.picture_openapi import operations as picture_operations
+from glimpse.api.pictures import PicturesApi, PublicPaths
+from glimpse.api.pictures import routes as picture_routes
+from glimpse.api.router import IndexedRouter
 from glimpse.api.routes import PUBLIC_PATHS, ROUTES
 from glimpse.api.serialize import Display
 from glimpse.auth.identity import Identity, IdentityContext
 from glimpse.auth.policy import Policy
 from glimpse.auth.properties import PropertyProtections
+from glimpse.cache.local import LocalCache
+from glimpse.derive import render
+from glimpse.derive.limits import Limits, parse_sizes
+from glimpse.derive.pool import RenderPool
 from glimpse.digest import check_algorithm
 from glimpse.errors import ConfigError, GlimpseError
 from glimpse.model import UploadLease
@@ -42,11 +51,13 @@ from glimpse.registry.images import ImageRegistry
 from glimpse.registry.leases import NamedLeases
 from glimpse.registry.maintenance import MaintenanceRegistry
 from glimpse.registry.members import MemberRegistry
+from glimpse.registry.pictures import PictureRegistry
 from glimpse.registry.tokens import TokenRegistry
 from glimpse.service import Services
+from glimpse.service.pictures import PictureService
 from glimpse.service.quotas import Quotas, limits_table
 from glimpse.service.scrub import Scrubber
-from glimpse.settings import CONFIG_ENV, Settings, load
+from glimpse.settings import CONFIG_ENV, CacheSettings, Settings, load
 from glimpse.store.base import Store, StoreContext
 from glimpse.store.stores import NamedStore, Stores
 
@@ -80,6 +91,34 @@ def build_stores(settings: Settings) -> Stores:
         store: Store = cls(options.build(cls.Options, raw, f"stores.{name}"), context)
         enabled.append(NamedStore(name, driver, store, description, weight))
     return Stores(enabled, settings.stores.default)
+
+
+def build_cache(settings: Settings) -> LocalCache | None:
+    """This node's image cache from ``[cache]``, started (index rebuilt, leftovers
+    removed); None when it is not enabled."""
+    if not settings.cache.enabled:
+        return None
+    return open_cache(settings)
+
+
+def open_cache(settings: Settings) -> LocalCache:
+    """The cache in ``[cache] directory``, started, whether or not the server uses it
+    (``glimpse cache`` works on a stopped node's directory)."""
+    cache = settings.cache
+    if not 0 < cache.max_fraction <= 1:
+        raise ConfigError("setting cache.max_fraction must be above 0 and at most 1")
+    directory = Path(cache.directory or Path(settings.data_dir) / "cache").resolve()
+    made = LocalCache(
+        directory,
+        max_size=cache.max_size,
+        max_fraction=cache.max_fraction,
+        background_limit=cache.background_fill,
+    )
+    try:
+        made.start()
+    except OSError as exc:
+        raise ConfigError(f"cannot prepare the cache directory {directory}: {exc}") from None
+    return made
 
 
 def node_name() -> str:
@@ -122,11 +161,16 @@ def build_app(settings: Settings, stores: Stores | None = None) -> ASGIApp:
         protections=PropertyProtections.from_file(settings.policy.property_protections_file),
         quota_limits=limits_table(settings.quotas),
         lease=UploadLease(node_name(), settings.scrub.upload_lease),
+        cache=build_cache(settings),
     )
+    pictures = build_pictures(settings, engine, stores)
     app = Starlette(
-        routes=ROUTES,
-        lifespan=scrub_lifespan(
-            settings.scrub.interval, build_scrubber(settings, ImageRegistry(engine), stores)
+        routes=[*ROUTES, *picture_routes(settings.pictures.prefix)] if pictures else ROUTES,
+        lifespan=together(
+            scrub_lifespan(
+                settings.scrub.interval, build_scrubber(settings, ImageRegistry(engine), stores)
+            ),
+            prefetch_lifespan(settings.cache, services.data.prefetch_next),
         ),
         exception_handlers={
             GlimpseError: api_errors.glimpse_error,
@@ -136,7 +180,9 @@ def build_app(settings: Settings, stores: Stores | None = None) -> ASGIApp:
     )
     # Glance answers 404 for /v2/images/ and the like: no redirect to the path without
     # the slash (which clients would follow into a 405).
-    app.router.redirect_slashes = False
+    app.router = IndexedRouter(
+        app.router.routes, lifespan=app.router.lifespan_context, redirect_slashes=False
+    )
     app.state.settings = settings
     app.state.services = services
     app.state.public_endpoint = settings.server.public_endpoint
@@ -147,6 +193,10 @@ def build_app(settings: Settings, stores: Stores | None = None) -> ASGIApp:
     )
     app.state.inline_reads = engine.url.get_backend_name() == "sqlite"
     identity = build_identity(settings, TokenRegistry(engine))
+    app.state.pictures = pictures
+    if pictures is not None:
+        pictures.identity = identity
+        app.state.operations = picture_operations(settings.pictures.prefix)
     return RequestFrame(observed(app, settings, engine, stores, identity, policy))
 
 
@@ -172,23 +222,54 @@ def observed(
         identity=identity,
         is_admin=policy.is_admin,
     )
+    cache = app.state.services.data.cache
+    if metrics is not None and cache is not None:
+        cache.observer = metrics.cache_event
+        metrics.cache_event("size", cache.index.total())
     if metrics is not None:
         # Store failures are counted where the service meets them, by store.
         data = dataclasses.replace(app.state.services.data, store_errors=metrics.store_error)
         app.state.services = dataclasses.replace(app.state.services, data=data)
+    public: Collection[str] = PUBLIC_PATHS
+    if settings.pictures.enabled:
+        public = PublicPaths(PUBLIC_PATHS, settings.pictures.prefix)  # they identify callers
     # The guard's 431 and 408 answers pass the observer: they are counted and logged.
-    layered: ASGIApp = Guard(IdentityLayer(app, identity, PUBLIC_PATHS), settings.server)
+    layered: ASGIApp = Guard(IdentityLayer(app, identity, public), settings.server)
     log = settings.logging
     if metrics is not None or log.access_log or settings.server.debug_requests:
         layered = Observer(
             layered,
-            ROUTES,
+            app.router.routes,
             metrics=metrics,
             access=log.access_log,
             debug=settings.server.debug_requests,
         )
     trusted = parse_networks(settings.server.trusted_proxies, "server.trusted_proxies")
     return ProxyHeaders(layered, trusted) if trusted else layered
+
+
+def build_pictures(settings: Settings, engine: Engine, stores: Stores) -> PicturesApi | None:
+    """The Pictures API over the registry and its store; None when it is not enabled."""
+    config = settings.pictures
+    if not config.enabled:
+        return None
+    if config.store and config.store not in stores.by_name:
+        raise ConfigError(f"pictures.store names {config.store!r}, which is not enabled")
+    if config.placeholder not in ("blurhash", "none"):
+        raise ConfigError("pictures.placeholder must be blurhash or none")
+    if config.prefix and (not config.prefix.startswith("/") or config.prefix.endswith("/")):
+        raise ConfigError("pictures.prefix must start with '/' and not end with one")
+    render.configure(config.vips_threads)
+    limits = Limits(
+        max_upload=config.max_upload,
+        max_pixels=config.max_pixels,
+        max_frames=config.max_frames,
+        max_dimension=config.max_dimension,
+        allowed_sizes=parse_sizes(config.allowed_sizes),
+    )
+    pool = RenderPool(config.render_threads, config.render_queue)
+    service = PictureService(PictureRegistry(engine), stores, config, limits, pool, node_name())
+    return PicturesApi(service, config, limits, Flights(service, config.claim_lease))
 
 
 def build_scrubber(settings: Settings, images: ImageRegistry, stores: Stores) -> Scrubber:
@@ -228,6 +309,62 @@ def scrub_lifespan(
                 await task
 
     return lifespan
+
+
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+
+
+def together(*lifespans: Lifespan) -> Lifespan:
+    """One lifespan that enters each of ``lifespans`` in turn and leaves them in reverse."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for each in lifespans:
+                await stack.enter_async_context(each(app))
+            yield
+
+    return lifespan
+
+
+def prefetch_lifespan(settings: CacheSettings, prefetch: Callable[[int], str | None]) -> Lifespan:
+    """The cache's prefetcher in each worker: one loop per prefetch slot of the node.
+
+    Every worker runs the loops; a slot is a file lock, so the node prefetches
+    at most ``prefetch_concurrency`` images at once, whichever workers do it.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not settings.enabled or settings.prefetch_interval <= 0:
+            yield
+            return
+        tasks = [
+            asyncio.create_task(_prefetch_every(settings.prefetch_interval, prefetch, slot))
+            for slot in range(settings.prefetch_concurrency)
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    return lifespan
+
+
+async def _prefetch_every(interval: int, prefetch: Callable[[int], str | None], slot: int) -> None:
+    log = logging.getLogger("glimpse.cache")
+    while True:
+        try:
+            taken = await anyio.to_thread.run_sync(prefetch, slot)
+        except Exception:
+            log.exception("cache: prefetching failed")
+            taken = None
+        if taken is None:  # nothing queued (or the slot is busy): look again later
+            await asyncio.sleep(interval)
 
 
 async def _scrub_every(interval: int, scrubber: Scrubber, holder: str) -> None:

@@ -3,14 +3,14 @@
 ```
 GlimpseError
   Unauthenticated
-  NotFound       ImageNotFound, MemberNotFound, ObjectNotFound, TagNotFound
+  NotFound       ImageNotFound, MemberNotFound, ObjectNotFound, TagNotFound, MetadefNotFound
   Conflict       InvalidTransition, Duplicate, Gone
   Forbidden
   Invalid        SchemaViolation, InvalidMarker, ChecksumMismatch, SizeMismatch, ClientGone,
                  RangeNotSatisfiable
   TooLarge       QuotaExceeded, StoreFull
   UnsupportedMedia  UnsupportedPatchMedia
-  Unavailable    StoreUnavailable
+  Unavailable    StoreUnavailable, Busy
   ConfigError
 ```
 
@@ -59,6 +59,10 @@ class ObjectNotFound(NotFound):
 
 class TagNotFound(NotFound):
     pass
+
+
+class MetadefNotFound(NotFound):
+    """A metadef namespace, or something in one, that does not exist or is not visible."""
 
 
 class Conflict(GlimpseError):
@@ -142,6 +146,14 @@ class Unavailable(GlimpseError):
 
 class StoreUnavailable(Unavailable):
     pass
+
+
+class Busy(Unavailable):
+    """Too much work is queued already; the client should retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StoreFull(TooLarge):

@@ -106,6 +106,9 @@ class Metrics:
     pool: Any = None
     #: The registry holding the metrics when not in multiprocess mode.
     local: CollectorRegistry | None = None
+    #: The image cache's metrics, made at its first event: a process without a cache
+    #: (the main process checking the settings) then leaves no files of zeros behind.
+    cache: dict[str, Counter | Gauge] = field(default_factory=dict)
     _series: dict[tuple[str, str, int], tuple[Any, Any, Any, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -213,6 +216,18 @@ class Metrics:
         name = type(exc).__name__ if isinstance(exc, GlimpseError) else "other"
         self.store_errors.labels(store, name).inc()
 
+    def cache_event(self, event: str, amount: int) -> None:
+        """Count what the node's image cache reports (see ``glimpse.cache.local.Observer``)."""
+        if not self.cache:
+            self.cache.update(_cache_metrics(self.local))
+        metric = self.cache.get(event)
+        if metric is None:
+            return
+        if event == "size":
+            metric.set(amount)  # type: ignore[union-attr]
+        else:
+            metric.inc(amount)
+
     def sample_pool(self) -> None:
         """Record how many registry connections this process holds now."""
         if self.pool is None:
@@ -236,6 +251,33 @@ class Metrics:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, directory)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
+
+
+def _cache_metrics(local: CollectorRegistry | None) -> dict[str, Counter | Gauge]:
+    """The image cache's counters, by the event that moves each, and its size."""
+    from prometheus_client import Counter, Gauge
+
+    counters = {
+        "hit": ("glimpse_cache_hits", "Downloads served from this node's image cache."),
+        "miss": ("glimpse_cache_misses", "Cacheable downloads the cache did not hold."),
+        "served": ("glimpse_cache_served_bytes", "Bytes sent from the image cache."),
+        "fill": ("glimpse_cache_fills", "Images verified and published into the cache."),
+        "failed_fill": (
+            "glimpse_cache_failed_fills",
+            "Cache fills that left nothing: store error, mismatch, or abandoned.",
+        ),
+        "eviction": ("glimpse_cache_evictions", "Images evicted to keep the cache's size."),
+    }
+    found: dict[str, Counter | Gauge] = {
+        event: Counter(name, text, registry=local) for event, (name, text) in counters.items()
+    }
+    found["size"] = Gauge(
+        "glimpse_cache_size_bytes",
+        "Bytes held or reserved by this node's image cache.",
+        registry=local,
+        multiprocess_mode="mostrecent",
+    )
+    return found
 
 
 def _alive(pid: int) -> bool:

@@ -265,6 +265,98 @@ class ScrubSettings:
 
 
 @dataclass(frozen=True)
+class PicturesSettings:
+    enabled: bool = option(
+        True, "Serve the Pictures API (originals and renditions made on demand)."
+    )
+    prefix: str = option("/pictures", "Path the Pictures API is mounted under ('' for the root).")
+    store: str = option(
+        "", "The store (a name of [stores.<name>]) for pictures; empty: the default."
+    )
+    max_upload: int = option(50 << 20, "Largest original, in bytes; more is 413.", minimum=1)
+    max_pixels: int = option(
+        50_000_000,
+        "Largest width x height (x frames) of an original, read from its header before "
+        "anything is decoded; more is 413.",
+        minimum=1,
+    )
+    max_frames: int = option(100, "Most frames an animated original may have.", minimum=1)
+    max_dimension: int = option(
+        4096, "Largest width or height of a rendition, whatever the allowed sizes.", minimum=1
+    )
+    allowed_sizes: tuple[str, ...] = option(
+        (), "Rendition sizes allowed, as WxH (e.g. 100x100); empty: any size up to max_dimension."
+    )
+    render_threads: int = option(
+        2, "Renditions rendered at once per worker process (libvips threads each).", minimum=1
+    )
+    render_queue: int = option(
+        16, "Renditions waiting for a render thread per worker; beyond, 503.", minimum=0
+    )
+    vips_threads: int = option(
+        1,
+        "libvips threads per render (0: one per CPU); 1 costs least CPU per rendition "
+        "when renders run side by side, more lowers one render's latency.",
+        minimum=0,
+    )
+    claim_lease: int = option(
+        30,
+        "Seconds a renderer's claim on a rendition holds; a crashed renderer's claim is "
+        "taken over after this.",
+        minimum=1,
+    )
+    keep_icc: bool = option(
+        False, "Keep the ICC profile in renditions; off: convert to sRGB and strip it."
+    )
+    placeholder: str = option("blurhash", "Placeholder computed at upload: blurhash or none.")
+    public_reads: bool = option(
+        True, "Anyone may read originals and renditions; off: valid credentials are needed."
+    )
+    signing_keys: tuple[str, ...] = option(
+        (),
+        "HMAC-SHA256 keys rendition URLs must be signed with (any of them, for rotation); "
+        "empty: unsigned URLs.",
+    )
+    cache_control: str = option(
+        "public, max-age=300", "Cache-Control of originals and of rendition URLs without v=."
+    )
+    rendition_cache_control: str = option(
+        "public, max-age=31536000, immutable", "Cache-Control of versioned rendition URLs (v=)."
+    )
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    enabled: bool = option(
+        False,
+        "Keep a verified copy of downloaded images on this node (worth it when stores are "
+        "remote: Swift, S3, HTTP); hits are served from local disk.",
+    )
+    directory: str = option("", "The node's cache directory; empty: <data_dir>/cache.")
+    max_size: int = option(
+        10 * GIB, "Bytes the cache may hold; least recently used images go first.", minimum=1
+    )
+    max_fraction: float = option(
+        0.25, "Images larger than this fraction of max_size are streamed without caching."
+    )
+    background_fill: int = option(
+        GIB,
+        "Bytes a fill may still read after every client of it went away; more left: the "
+        "fill stops and nothing is cached.",
+        minimum=0,
+    )
+    prefetch_interval: int = option(
+        10,
+        "Seconds between looks at the prefetch queue (PUT /v2/cache/ID); 0: the server "
+        "never prefetches.",
+        minimum=0,
+    )
+    prefetch_concurrency: int = option(
+        2, "Images this node prefetches at once, over all its workers.", minimum=1
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str = option(
         "./data", "Directory for the embedded SQLite registry and the file store."
@@ -280,6 +372,8 @@ class Settings:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    pictures: PicturesSettings = field(default_factory=PicturesSettings)
 
     @property
     def registry_url(self) -> str:

@@ -30,6 +30,8 @@ RANK = {
     "registry": 3,
     "store": 3,
     "auth": 3,
+    "cache": 3,
+    "derive": 3,
     "service": 4,
     "api": 5,
     "app": 6,
@@ -38,7 +40,7 @@ RANK = {
     "testing": 8,
     "__main__": 9,
 }
-SIBLINGS = {"registry", "store", "auth"}
+SIBLINGS = {"registry", "store", "auth", "cache", "derive"}
 SERVICE_BLOCKS = {"access", "quotas", "locating"}
 
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from glimpse.errors import (
+    Busy,
     Conflict,
     Forbidden,
     GlimpseError,
@@ -83,6 +84,8 @@ async def glimpse_error(request: Request, exc: Exception) -> Response:
         headers = {"Content-Range": f"bytes */{exc.size}"}
     elif isinstance(exc, Unauthenticated) and exc.challenge:
         headers = {"WWW-Authenticate": exc.challenge}
+    elif isinstance(exc, Busy):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(request, status_for(exc), exc.message, headers)
 
 

@@ -12,8 +12,10 @@ import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
-from starlette.concurrency import iterate_in_threadpool
+import anyio
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -177,20 +179,61 @@ class SourceResponse(Response):
         self.length = length
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
-        if scope["method"] == "HEAD":
-            await send({"type": "http.response.body", "body": b""})
-            return
-        path = self.source.local_path
-        if (
-            self.whole
-            and path is not None
-            and "http.response.pathsend" in scope.get("extensions", {})
-        ):
-            await send({"type": "http.response.pathsend", "path": path})
-            return
-        async for chunk in iterate_in_threadpool(self.source.chunks(self.start, self.length)):
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+        sent: int | None = None
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            if scope["method"] == "HEAD":
+                await send({"type": "http.response.body", "body": b""})
+                return
+            path = self.source.local_path
+            if (
+                self.whole
+                and path is not None
+                and "http.response.pathsend" in scope.get("extensions", {})
+            ):
+                await send({"type": "http.response.pathsend", "path": path})
+                sent = self.length
+                return
+            await self._send_chunks(receive, send)
+        finally:
+            if isinstance(self.source, _Finishing):
+                self.source.finished(sent)
+
+    async def _send_chunks(self, receive: Receive, send: Send) -> None:
+        """Send the chunks until the last, or until the client goes away: a server may
+        take a body for a closed connection without a word, and a reader that never
+        stops would keep a cache fill going for nobody."""
+        chunks = self.source.chunks(self.start, self.length)
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def watch() -> None:
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    group.cancel_scope.cancel()
+
+                group.start_soon(watch)
+                async for chunk in iterate_in_threadpool(chunks):
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+                group.cancel_scope.cancel()
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                # The source's clean-up (a cache reader leaving its fill) may block, so
+                # it runs in the pool, and runs even when the response was cancelled.
+                with anyio.CancelScope(shield=True):
+                    await run_in_threadpool(close)
+
+
+@runtime_checkable
+class _Finishing(Protocol):
+    """A source that wants to know when its response is over (the cache's hits)."""
+
+    def finished(self, sent: int | None) -> None: ...

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import glimpse
-from glimpse.api import schemas
+from glimpse.api import metadef_openapi, schemas
 from glimpse.api.image_data import OCTET_STREAM
 from glimpse.api.openapi_components import (
     BINARY,
@@ -94,6 +94,39 @@ _HEALTH: Final = {"text/plain": STRING, JSON: {"anyOf": [ref("Health"), ref("Err
 _IMAGE_ID: Final = {"image_id": {"type": "string", "format": "uuid"}}
 _JSON_BODY: Final = (400, 413)
 _SEEN: Final = (400, 404)  # a body sent where none is taken; no such image (or not visible)
+
+
+def _counts(*names: str) -> Schema:
+    return {
+        "type": "object",
+        "properties": {name: {"type": "integer"} for name in names},
+        "required": list(names),
+        "additionalProperties": False,
+    }
+
+
+_CACHED: Final[Schema] = {
+    "type": "object",
+    "properties": {
+        "image_id": STRING,
+        "hits": {"type": "integer"},
+        "last_accessed": {"type": "number"},
+        "last_modified": {"type": "number"},
+        "size": {"type": "integer"},
+    },
+    "required": ["image_id", "hits", "last_accessed", "last_modified", "size"],
+    "additionalProperties": False,
+}
+#: Glance's answer to ``GET /v2/cache``; times are epoch seconds.
+_CACHE_LISTING: Final[Schema] = {
+    "type": "object",
+    "properties": {
+        "cached_images": {"type": "array", "items": _CACHED},
+        "queued_images": {"type": "array", "items": STRING},
+    },
+    "required": ["cached_images", "queued_images"],
+    "additionalProperties": False,
+}
 
 #: Every operation, by method and OpenAPI path; ``document`` refuses routes missing here.
 OPERATIONS: Final[Mapping[tuple[str, str], Operation]] = {
@@ -240,6 +273,46 @@ OPERATIONS: Final[Mapping[tuple[str, str], Operation]] = {
     ("DELETE", "/v2/stores/{store_id}/{image_id}"): Operation(
         "Delete the image data from one store", {204: _NO_CONTENT}, (*_SEEN, 409), path=_IMAGE_ID
     ),
+    ("GET", "/v2/cache"): Operation(
+        "This node's cached and queued images (admins; 404 where the cache is off)",
+        {200: Answer("The cache", {JSON: _CACHE_LISTING})},
+        (400, 404),
+    ),
+    ("DELETE", "/v2/cache"): Operation(
+        "Empty this node's cache, its prefetch queue, or both",
+        {204: _NO_CONTENT},
+        (400, 404),
+        headers=[
+            param(
+                "header",
+                "x-image-cache-clear-target",
+                {"enum": ["cache", "queue", ""]},
+                "What to empty: cache, queue, or both when absent or empty",
+            )
+        ],
+    ),
+    ("POST", "/v2/cache/clean"): Operation(
+        "Remove what interrupted fills left in this node's cache",
+        {200: Answer("Cleaned", {JSON: _counts("total_files_cleaned")})},
+        (400, 404),
+    ),
+    ("POST", "/v2/cache/prune"): Operation(
+        "Evict least recently used images until the cache is within max_size",
+        {200: Answer("Pruned", {JSON: _counts("total_files_pruned", "total_bytes_pruned")})},
+        (400, 404),
+    ),
+    ("PUT", "/v2/cache/{image_id}"): Operation(
+        "Queue an active image for this node's prefetcher",
+        {202: Answer("Queued")},
+        _SEEN,
+        path=_IMAGE_ID,
+    ),
+    ("DELETE", "/v2/cache/{image_id}"): Operation(
+        "Remove an image from this node's cache and queue",
+        {204: _NO_CONTENT},
+        _SEEN,
+        path=_IMAGE_ID,
+    ),
     ("GET", "/healthcheck"): Operation(
         "Whether this node takes requests (for load balancers); ?detail: the registry and "
         "stores reached, for admins and health.detail_networks",
@@ -262,16 +335,21 @@ OPERATIONS: Final[Mapping[tuple[str, str], Operation]] = {
         (401, 403, 404, 503),
         public=True,
     ),
+    **metadef_openapi.operations(),
 }
 
 
-def document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``routes``, with ``OPERATIONS`` for what each answers.
+def document(
+    routes: Iterable[BaseRoute], more: Mapping[tuple[str, str], Operation] | None = None
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``routes``, with ``OPERATIONS`` (and ``more``, the
+    operations of routes whose paths depend on settings) for what each answers.
 
     Raises:
-        LookupError: a route's method has no entry in OPERATIONS, or an entry no route
-            serves.
+        LookupError: a route's method has no entry in OPERATIONS or ``more``, or an
+            entry no route serves.
     """
+    operations = {**OPERATIONS, **(more or {})}
     paths: dict[str, dict[str, Any]] = {}
     described: set[tuple[str, str]] = set()
     for route in routes:
@@ -282,14 +360,14 @@ def document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
         methods = route.methods or set()
         item = paths.setdefault(path, {})
         for method in sorted(methods - {"HEAD"}):
-            op = OPERATIONS.get((method, path))
+            op = operations.get((method, path))
             if op is None:
                 raise LookupError(f"{method} {path} is not described in openapi.OPERATIONS")
             described.add((method, path))
             item[method.lower()] = _operation(parameters, op)
             if method == "GET" and "HEAD" in methods:
                 item["head"] = _head(parameters, op)
-    stale = sorted(set(OPERATIONS) - described)
+    stale = sorted(set(operations) - described)
     if stale:
         raise LookupError(f"openapi.OPERATIONS describes routes no one serves: {stale}")
     _link(paths)
@@ -301,14 +379,14 @@ def document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
             "summary": f"OpenStack Image API v{CURRENT[0]}.{CURRENT[1]}, as Glimpse serves it",
         },
         "paths": paths,
-        "components": components(_error_statuses()),
+        "components": components(_error_statuses(operations.values())),
         # Which credentials depends on [identity] mode; in mode none, none are needed.
         "security": [{"token": []}, {}],
     }
 
 
-def _error_statuses() -> set[int]:
-    return {s for op in OPERATIONS.values() for s in op.errors} | set(_CALLER)
+def _error_statuses(operations: Iterable[Operation]) -> set[int]:
+    return {s for op in operations for s in op.errors} | set(_CALLER)
 
 
 def _operation(path: Sequence[str], op: Operation, *, head: bool = False) -> dict[str, Any]:
@@ -388,6 +466,6 @@ async def show(request: Request) -> Response:
     state = request.app.state
     body: bytes | None = getattr(state, "openapi", None)
     if body is None:
-        body = orjson.dumps(document(request.app.routes))
+        body = orjson.dumps(document(request.app.routes, getattr(state, "operations", None)))
         state.openapi = body
     return Response(body, media_type=JSON)

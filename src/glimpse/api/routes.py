@@ -11,7 +11,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from glimpse.api import image_data, images, info, members, openapi, schemas, stores, versions
+from glimpse.api import (
+    cache,
+    image_data,
+    images,
+    info,
+    members,
+    metadefs,
+    openapi,
+    schemas,
+    stores,
+    versions,
+)
 from glimpse.api.endpoint import Handler
 from glimpse.api.health import healthcheck
 from glimpse.api.observe import metrics_page
@@ -28,6 +39,43 @@ def resource(path: str, **handlers: Handler) -> Route:
         return await handlers[method](request)
 
     return Route(path, dispatch, methods=list(handlers))
+
+
+def metadefs_routes() -> list[Route]:
+    """The metadata definitions API: namespaces and what they hold, resource types."""
+    ns = "/v2/metadefs/namespaces/{namespace}"
+    m = metadefs
+    return [
+        resource("/v2/metadefs/resource_types", GET=m.resource_types),
+        resource("/v2/metadefs/namespaces", GET=m.index, POST=m.create),
+        resource(ns, GET=m.show, PUT=m.update, DELETE=m.delete),
+        resource(f"{ns}/resource_types", GET=m.associations, POST=m.associate),
+        resource(f"{ns}/resource_types/{{resource_type}}", DELETE=m.dissociate),
+        resource(
+            f"{ns}/properties", GET=m.properties, POST=m.create_property, DELETE=m.delete_properties
+        ),
+        resource(
+            f"{ns}/properties/{{property_name}}",
+            GET=m.show_property,
+            PUT=m.update_property,
+            DELETE=m.delete_property,
+        ),
+        resource(f"{ns}/objects", GET=m.objects, POST=m.create_object, DELETE=m.delete_objects),
+        resource(
+            f"{ns}/objects/{{object_name}}",
+            GET=m.show_object,
+            PUT=m.update_object,
+            DELETE=m.delete_object,
+        ),
+        resource(f"{ns}/tags", GET=m.tags, POST=m.create_tags, DELETE=m.delete_tags),
+        resource(
+            f"{ns}/tags/{{tag_name}}",
+            GET=m.show_tag,
+            POST=m.create_tag,
+            PUT=m.update_tag,
+            DELETE=m.delete_tag,
+        ),
+    ]
 
 
 #: Starlette tries routes in this order, each a regular expression: the routes most
@@ -57,8 +105,13 @@ ROUTES = [
     resource("/v2/info/stores", GET=stores.stores_info),
     resource("/v2/info/stores/detail", GET=stores.stores_detail),
     resource("/v2/stores/{store_id}/{image_id}", DELETE=stores.delete_from_store),
+    resource("/v2/cache", GET=cache.index, DELETE=cache.clear),
+    resource("/v2/cache/clean", POST=cache.clean),
+    resource("/v2/cache/prune", POST=cache.prune),
+    resource("/v2/cache/{image_id}", PUT=cache.queue, DELETE=cache.delete),
     resource("/healthcheck", GET=healthcheck),
     resource("/metrics", GET=metrics_page),
+    *metadefs_routes(),
 ]
 #: Paths anyone may read: the version documents clients discover the API with, and
 #: the API's description.

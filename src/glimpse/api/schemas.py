@@ -152,7 +152,7 @@ _POSITIVE_DEFAULT_0: Final[_Doc] = {"$ref": "#/definitions/positiveIntegerDefaul
 
 # The fields of one metadef property: a JSON-schema fragment that describes an image property.
 _PROPERTY_FIELDS: Final[_Doc] = {
-    "name": {"type": "string", "maxLength": 255},
+    "name": {"type": "string", "maxLength": 80},
     "title": {"type": "string"},
     "description": {"type": "string"},
     "operators": {"type": "array", "items": {"type": "string"}},
@@ -322,7 +322,7 @@ _PROPERTY_ITEM: Final[_Doc] = {**_PROPERTY, "required": ["type", "title"]}
 _OBJECT: Final[_Doc] = {
     "name": "object",
     "properties": {
-        "name": {"type": "string", "maxLength": 255},
+        "name": {"type": "string", "maxLength": 80},
         "description": {"type": "string"},
         "required": {"$ref": "#/definitions/stringArray"},
         "properties": {"$ref": "#/definitions/property"},
@@ -340,7 +340,7 @@ _OBJECT: Final[_Doc] = {
 _TAG: Final[_Doc] = {
     "name": "tag",
     "properties": {
-        "name": {"type": "string", "maxLength": 255},
+        "name": {"type": "string", "maxLength": 80},
         **_stamps("Date and time of tag creation", "Date and time of the last tag modification"),
     },
     "additionalProperties": False,

@@ -40,7 +40,7 @@ _READER_OR_PUBLIC = (
 )
 
 #: Glance 33's rules and their defaults. Rules for features Glimpse does not
-#: serve yet (tasks, metadefs) are listed so that operators' files load.
+#: serve yet (tasks) are listed so that operators' files load.
 DEFAULTS: Mapping[str, str] = {
     "default": "",
     "context_is_admin": _ADMIN,
@@ -91,6 +91,8 @@ DEFAULTS: Mapping[str, str] = {
     "add_task": _ADMIN,
     "modify_task": _ADMIN,
     # metadata definitions
+    "metadef_default": "",
+    "metadef_admin": "rule:context_is_admin",
     **{
         name: _READER_OR_PUBLIC
         for name in (
@@ -106,8 +108,9 @@ DEFAULTS: Mapping[str, str] = {
             "get_metadef_tags",
         )
     },
+    # Glance's writes go through metadef_admin, which an operator may redefine.
     **{
-        name: _ADMIN
+        name: "rule:metadef_admin"
         for name in (
             "add_metadef_namespace",
             "modify_metadef_namespace",

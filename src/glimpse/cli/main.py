@@ -1,5 +1,5 @@
 """`glimpse`: the entry point. Each command group lives in a module of its own
-(``serve``, ``db``, ``tokens``, ``config``, ``scrub``, ``registry``) with
+(``serve``, ``db``, ``tokens``, ``config``, ``scrub``, ``registry``, ``metadefs``) with
 ``add_parser`` and ``run``."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from glimpse import logs
 from glimpse import settings as settings_module
-from glimpse.cli import config, db, registry, scrub, serve, tokens
+from glimpse.cli import cache, config, db, metadefs, registry, scrub, serve, tokens
 from glimpse.errors import ConfigError
 from glimpse.settings import CONFIG_ENV
 
@@ -23,6 +23,8 @@ GROUPS = {
     "config": config,
     "scrub": scrub,
     "registry": registry,
+    "cache": cache,
+    "metadefs": metadefs,
 }
 
 # Libraries' request logs would name every object URL (some carry userinfo) and

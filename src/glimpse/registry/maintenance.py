@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import Engine, delete, select, tuple_
 
 from glimpse.model import Status
+from glimpse.registry.pictures import PictureRegistry
 from glimpse.registry.tables import image_locations, images, pending_sweeps
 
 
@@ -92,7 +93,8 @@ class MaintenanceRegistry:
             )
 
     def referenced_urls(self) -> Iterator[str]:
-        """The URL of every location row, whatever its image's status and whoever wrote it.
+        """The URL of every location row, whatever its image's status and whoever wrote it,
+        and of every picture and rendition.
 
         Rows of objects Glimpse did not write outlive their images, so an
         object named here, by any image, is never an orphan.
@@ -114,5 +116,7 @@ class MaintenanceRegistry:
                 rows = conn.execute(query).all()
             yield from (row.url for row in rows)
             if len(rows) < self.page_size:
-                return
+                break
             after = (rows[-1].image_id, rows[-1].position)
+        # Pictures and their renditions share the stores: their objects are no orphans.
+        yield from PictureRegistry(self.engine).locations()

@@ -4,6 +4,8 @@ test compares them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -17,8 +19,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
+from sqlalchemy.engine import Connection
+
+from glimpse.model import utcnow
+from glimpse.model.metadefs import BUILTIN_RESOURCE_TYPES
 
 metadata = MetaData(
     naming_convention={
@@ -154,3 +161,154 @@ pending_sweeps = Table(
     Column("project", String(255)),
     Column("since", DateTime, nullable=False),
 )
+
+# Original pictures of the Pictures API, under the application's own id. A row in
+# status 'saving' is an upload in progress (its primary key is the lock that makes a
+# second upload of the id a conflict), held by one node until its lease expires.
+pictures = Table(
+    "pictures",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("owner", String(255)),
+    Column("status", String(20), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("location", Text),
+    Column("store", String(255)),
+    Column("size", BigInteger, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("alpha", Boolean, nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("placeholder", String(255), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("lease_holder", String(255)),
+    Column("lease_expires_at", DateTime),
+)
+
+# Renditions of a picture's version by canonical spec. A row in status 'rendering' is
+# one renderer's claim with a lease; 'ready' rows name the published bytes.
+picture_renditions = Table(
+    "picture_renditions",
+    metadata,
+    Column(
+        "picture_id", String(128), ForeignKey("pictures.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("version", String(32), primary_key=True),
+    Column("spec", String(255), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("holder", String(255)),
+    Column("lease_expires_at", DateTime),
+    Column("attempts", Integer, nullable=False),
+    Column("location", Text),
+    Column("store", String(255)),
+    Column("size", BigInteger),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("format", String(16)),
+    Column("checksum", String(64)),
+    Column("created_at", DateTime),
+)
+
+# Metadata definitions (Glance's metadefs): namespaces and what they hold. Contents go
+# with their namespace; a resource type outlives the namespaces associated with it.
+metadef_namespaces = Table(
+    "metadef_namespaces",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("namespace", String(80), nullable=False),
+    Column("display_name", String(80)),
+    Column("description", Text),
+    Column("visibility", String(32), nullable=False),
+    Column("protected", Boolean, nullable=False),
+    Column("owner", String(255), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+    UniqueConstraint("namespace"),
+    Index(None, "owner"),
+)
+
+metadef_resource_types = Table(
+    "metadef_resource_types",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(80), nullable=False),
+    # Types of the catalog Glimpse ships or loads; the API never removes a type.
+    Column("protected", Boolean, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+    UniqueConstraint("name"),
+)
+
+metadef_namespace_resource_types = Table(
+    "metadef_namespace_resource_types",
+    metadata,
+    # Named here: the conventional names pass PostgreSQL's 63 characters.
+    Column(
+        "resource_type_id",
+        Integer,
+        ForeignKey("metadef_resource_types.id", name="fk_metadef_ns_resource_types_type_id"),
+        primary_key=True,
+    ),
+    Column(
+        "namespace_id",
+        Integer,
+        ForeignKey(
+            "metadef_namespaces.id",
+            name="fk_metadef_ns_resource_types_namespace_id",
+            ondelete="CASCADE",
+        ),
+        primary_key=True,
+    ),
+    Column("properties_target", String(80)),
+    Column("prefix", String(80)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+    Index(None, "namespace_id"),
+)
+
+
+def _metadef_contents(name: str, *columns: Column[Any]) -> Table:
+    """A table of named things in a namespace, unique by name within it."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column(
+            "namespace_id",
+            Integer,
+            ForeignKey("metadef_namespaces.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        Column("name", String(80), nullable=False),
+        *columns,
+        Column("created_at", DateTime, nullable=False),
+        Column("updated_at", DateTime),
+        UniqueConstraint("namespace_id", "name"),
+    )
+
+
+metadef_properties = _metadef_contents(
+    "metadef_properties", Column("json_schema", Text, nullable=False)
+)
+metadef_objects = _metadef_contents(
+    "metadef_objects",
+    Column("description", Text),
+    Column("required", Text),
+    Column("json_schema", Text),
+)
+metadef_tags = _metadef_contents("metadef_tags")
+
+
+def _seed_resource_types(target: Table, connection: Connection, **_: Any) -> None:
+    """A registry created without migrations gets the built-in resource types too."""
+    now = utcnow()
+    connection.execute(
+        target.insert(),
+        [{"name": name, "protected": True, "created_at": now} for name in BUILTIN_RESOURCE_TYPES],
+    )
+
+
+event.listen(metadef_resource_types, "after_create", _seed_resource_types)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from glimpse.auth.identity import Actor
+from glimpse.cache.local import LocalCache
 from glimpse.digest import DigestingStream
 from glimpse.errors import (
     Forbidden,
@@ -57,6 +58,8 @@ class DataService:
     lease: UploadLease
     #: Told of every failure of a store (its name and the error), for the metrics.
     store_errors: Callable[[str, Exception], None] = lambda _store, _error: None
+    #: This node's image cache, when enabled.
+    cache: LocalCache | None = None
 
     def upload(
         self,
@@ -152,7 +155,41 @@ class DataService:
             )
         if not image.locations or image.size is None:
             return Download(image, None)
-        return Download(image, self.first_answering(image))
+        if self.cache is None:
+            return Download(image, self.first_answering(image))
+        # The checks above ran against the registry for this very request, so a hit
+        # is refused exactly as a miss would be; the cache only supplies the bytes.
+        return Download(image, self.cache.source(image, lambda: self.first_answering(image)))
+
+    def prefetch_next(self, slot: int) -> str | None:
+        """Cache the oldest queued image, in prefetch ``slot`` of the node; the image
+        taken off the queue, or None when the slot is busy or the queue empty.
+
+        The registry decides, as for a download: an image that is gone or no longer
+        active is dropped from the queue without reading it.
+        """
+        cache = self.cache
+        if cache is None:
+            return None
+        lock = cache.prefetch_slot(slot)
+        if lock is None:
+            return None
+        try:
+            image_id = cache.claim_queued()
+            if image_id is None:
+                return None
+            try:
+                image = self.registry.get(image_id)
+            except ImageNotFound:
+                return image_id
+            if image.locations and cache.cacheable(image):
+                try:
+                    cache.fill(image, lambda: self.first_answering(image))
+                except (StoreUnavailable, ObjectNotFound) as exc:
+                    log.warning("cache: prefetch of image %s failed: %s", image_id, exc)
+            return image_id
+        finally:
+            lock.release()
 
     def first_answering(self, image: Image) -> Source:
         """The source of the first usable location that answers; the last error if none."""

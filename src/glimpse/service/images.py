@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from glimpse import attributes
 from glimpse.auth.identity import Actor
+from glimpse.cache.local import LocalCache
 from glimpse.errors import (
     Conflict,
     Forbidden,
@@ -52,6 +53,8 @@ class ImageService:
     quotas: Quotas
     stores: Stores
     settings: ImageSettings
+    #: This node's image cache, purged when an image's bytes stop being readable.
+    cache: LocalCache | None = None
 
     def create(self, actor: Actor, request: NewImage) -> Image:
         """Register a new queued image."""
@@ -132,6 +135,8 @@ class ImageService:
         updated = updated.touched(utcnow())
         self._check_limits(updated)
         saved = self.registry.save(updated, image)
+        if saved.locations != image.locations:
+            self._purge(image.id)  # the bytes may now come from elsewhere
         for location in dropped:
             if location.owned:
                 self.stores.discard(location.url, location.store)
@@ -261,6 +266,7 @@ class ImageService:
             self.registry.note_sweep(image.id, writable, image.owner)
         else:
             self.registry.save(deleted, image)
+        self._purge(image.id)
         if deleted.status == Status.DELETED:
             for location in image.locations:
                 if location.owned:
@@ -290,6 +296,13 @@ class ImageService:
         seen = self.access.see(actor, image_id)
         self.access.require("deactivate", actor, seen)
         self._save_if_changed(seen.image, seen.image.deactivated(utcnow()))
+        self._purge(image_id)
+
+    def _purge(self, image_id: str) -> None:
+        """Drop the image from this node's cache; other nodes refuse it on their next hit,
+        which checks the registry."""
+        if self.cache is not None:
+            self.cache.purge(image_id)
 
     def reactivate(self, actor: Actor, image_id: str) -> None:
         seen = self.access.see(actor, image_id)

@@ -1,0 +1,1 @@
+"""Renditions of pictures: parsing a request, the limits, signing, rendering with libvips."""

@@ -1,0 +1,359 @@
+"""Pictures and renditions in the registry, and the claims that make a rendition computed once.
+
+An upload first inserts its picture row in status ``saving``: the primary key
+is the lock, so of many uploads of one id exactly one goes on and the others
+are told ``Duplicate``. A renderer first inserts (or takes over, once its lease
+has expired) the rendition row in status ``rendering``: that row is the claim
+every worker of every node sharing the registry sees, so one renders and the
+others wait for the row to turn ``ready``. Every method is one transaction; the
+same statements hold on SQLite and PostgreSQL (where a conditional UPDATE waits
+for the row lock of a concurrent one and then re-checks its condition).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Row, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from glimpse.errors import Duplicate, Gone, NotFound
+from glimpse.model.pictures import READY, RENDERING, Picture, Rendition, Stored
+from glimpse.registry import compiled
+from glimpse.registry.tables import picture_renditions, pictures
+
+SAVING = "saving"
+ACTIVE = "active"
+#: Where a picture's row differs while its upload is under way.
+_EMPTY: dict[str, Any] = {
+    "version": "",
+    "location": None,
+    "store": None,
+    "size": 0,
+    "width": 0,
+    "height": 0,
+    "format": "",
+    "pages": 0,
+    "alpha": False,
+    "checksum": "",
+    "placeholder": "",
+}
+Locations = list[tuple[str, str | None]]
+_PICTURE_COLUMNS = tuple(Picture.__dataclass_fields__)
+_RENDITION_COLUMNS = tuple(Rendition.__dataclass_fields__)
+_FIND_PICTURE = select(*(pictures.c[name] for name in _PICTURE_COLUMNS)).where(
+    pictures.c.id == bindparam("picture_id"), pictures.c.status == bindparam("active")
+)
+_FIND_RENDITION = select(*(picture_renditions.c[name] for name in _RENDITION_COLUMNS)).where(
+    picture_renditions.c.picture_id == bindparam("picture_id"),
+    picture_renditions.c.version == bindparam("version"),
+    picture_renditions.c.spec == bindparam("spec"),
+)
+
+
+class PictureRegistry:
+    """Rows of pictures and renditions."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._find = [
+            compiled.CompiledSelect(statement, engine.dialect)
+            for statement in (_FIND_PICTURE, _FIND_RENDITION)
+        ]
+
+    # -- originals --------------------------------------------------------------------------
+
+    def reserve(
+        self, picture_id: str, owner: str | None, holder: str, seconds: float, now: datetime
+    ) -> None:
+        """Hold ``picture_id`` for an upload by ``holder``; Duplicate when it exists.
+
+        A ``saving`` row whose lease has expired (its uploader died) is taken over.
+        """
+        lease = {"lease_holder": holder, "lease_expires_at": now + timedelta(seconds=seconds)}
+        values = {"owner": owner, "created_at": now, "updated_at": now, **lease}
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(pictures).values(id=picture_id, status=SAVING, **_EMPTY, **values)
+                )
+            return
+        except IntegrityError:
+            pass
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                update(pictures)
+                .where(
+                    pictures.c.id == picture_id,
+                    pictures.c.status == SAVING,
+                    pictures.c.lease_expires_at < now,
+                )
+                .values(**values)
+            )
+        if taken.rowcount != 1:
+            raise Duplicate(f"Picture ID {picture_id} already exists")
+
+    def renew(self, picture_id: str, holder: str, seconds: float, now: datetime) -> None:
+        """Extend ``holder``'s reservation while its bytes flow; Gone when it was lost."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(pictures)
+                .where(
+                    pictures.c.id == picture_id,
+                    pictures.c.status == SAVING,
+                    pictures.c.lease_holder == holder,
+                )
+                .values(lease_expires_at=now + timedelta(seconds=seconds))
+            )
+        if done.rowcount != 1:
+            raise Gone(f"The upload of picture {picture_id} was taken over by another")
+
+    def activate(self, picture: Picture, holder: str) -> None:
+        """Publish the upload ``holder`` reserved; Gone when its reservation was lost."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(pictures)
+                .where(
+                    pictures.c.id == picture.id,
+                    pictures.c.status == SAVING,
+                    pictures.c.lease_holder == holder,
+                )
+                .values(status=ACTIVE, lease_holder=None, lease_expires_at=None, **_fields(picture))
+            )
+        if done.rowcount != 1:
+            raise Gone(f"The upload of picture {picture.id} was taken over by another")
+
+    def abandon(self, picture_id: str, holder: str) -> None:
+        """Drop the reservation of a failed upload (another holder's stays)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(pictures).where(
+                    pictures.c.id == picture_id,
+                    pictures.c.status == SAVING,
+                    pictures.c.lease_holder == holder,
+                )
+            )
+
+    def get(self, picture_id: str) -> Picture | None:
+        """The active picture ``picture_id``, or None (a hot read: see ``find``)."""
+        with compiled.cursor(self.engine) as cursor:
+            rows = self._find[0].rows(cursor, {"picture_id": picture_id, "active": ACTIVE})
+        return Picture(**dict(zip(_PICTURE_COLUMNS, rows[0], strict=True))) if rows else None
+
+    def replace(self, picture: Picture) -> Locations | None:
+        """Make ``picture`` the new version of its row and drop every rendition, at once.
+
+        Returns the locations no row names any more (the old bytes, the
+        renditions' bytes) for the caller to remove; None when no active
+        picture has that id.
+        """
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(pictures)
+                .where(pictures.c.id == picture.id, pictures.c.status == ACTIVE)
+                .with_for_update()
+            ).first()
+            if row is None:
+                return None
+            gone = self._rendition_locations(conn, picture.id)
+            if row.location and row.location != picture.location:
+                gone.append((row.location, row.store))
+            conn.execute(
+                delete(picture_renditions).where(picture_renditions.c.picture_id == picture.id)
+            )
+            values = _fields(picture)
+            values.pop("created_at")
+            conn.execute(update(pictures).where(pictures.c.id == picture.id).values(**values))
+        return gone
+
+    def delete(self, picture_id: str) -> Locations | None:
+        """Delete the picture and every rendition row; their locations, or None if unknown."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(pictures)
+                .where(pictures.c.id == picture_id, pictures.c.status == ACTIVE)
+                .with_for_update()
+            ).first()
+            if row is None:
+                return None
+            gone = self._rendition_locations(conn, picture_id)
+            gone.append((row.location, row.store))
+            conn.execute(
+                delete(picture_renditions).where(picture_renditions.c.picture_id == picture_id)
+            )
+            conn.execute(delete(pictures).where(pictures.c.id == picture_id))
+        return gone
+
+    @staticmethod
+    def _rendition_locations(conn: Any, picture_id: str) -> Locations:
+        rows = conn.execute(
+            select(picture_renditions.c.location, picture_renditions.c.store).where(
+                picture_renditions.c.picture_id == picture_id,
+                picture_renditions.c.location.is_not(None),
+            )
+        ).all()
+        return [(row.location, row.store) for row in rows]
+
+    def locations(self) -> Iterator[str]:
+        """Every location a picture or rendition row names (so no orphan search takes them)."""
+        with self.engine.connect() as conn:
+            for table in (pictures, picture_renditions):
+                found = conn.execute(select(table.c.location).where(table.c.location.is_not(None)))
+                yield from (row.location for row in found)
+
+    # -- renditions -------------------------------------------------------------------------
+
+    def rendition(self, picture_id: str, version: str, spec: str) -> Rendition | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(picture_renditions).where(*_key(picture_id, version, spec)))
+            found = row.first()
+        return None if found is None else _rendition(found)
+
+    def find(
+        self, picture_id: str, key_of: Callable[[Picture], str]
+    ) -> tuple[Picture | None, Rendition | None]:
+        """The active picture and its rendition named ``key_of(picture)``, in one read
+        transaction on the DBAPI cursor: the path every cached rendition takes."""
+        picture_select, rendition_select = self._find
+        with compiled.cursor(self.engine) as cursor:
+            rows = picture_select.rows(cursor, {"picture_id": picture_id, "active": ACTIVE})
+            if not rows:
+                return None, None
+            picture = Picture(**dict(zip(_PICTURE_COLUMNS, rows[0], strict=True)))
+            params = {"picture_id": picture.id, "version": picture.version, "spec": key_of(picture)}
+            found = rendition_select.rows(cursor, params)
+        if not found:
+            return picture, None
+        return picture, Rendition(**dict(zip(_RENDITION_COLUMNS, found[0], strict=True)))
+
+    def renditions(self, picture_id: str, version: str) -> list[Rendition]:
+        """The ready renditions of a picture's version, by spec."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(picture_renditions)
+                .where(
+                    picture_renditions.c.picture_id == picture_id,
+                    picture_renditions.c.version == version,
+                    picture_renditions.c.status == READY,
+                )
+                .order_by(picture_renditions.c.spec)
+            ).all()
+        return [_rendition(row) for row in rows]
+
+    def claim(
+        self, picture_id: str, version: str, spec: str, holder: str, seconds: float, now: datetime
+    ) -> Rendition | None:
+        """Claim the rendering of a rendition for ``holder``.
+
+        None when ``holder`` now holds the claim (a new row, or one whose
+        lease expired); otherwise the row as it is (ready, or another's claim
+        still running). NotFound when the picture row went away meanwhile.
+        """
+        lease = {"holder": holder, "lease_expires_at": now + timedelta(seconds=seconds)}
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(picture_renditions).values(
+                        picture_id=picture_id,
+                        version=version,
+                        spec=spec,
+                        status=RENDERING,
+                        attempts=1,
+                        **lease,
+                    )
+                )
+            return None
+        except IntegrityError:
+            pass  # claimed or ready already, or the picture is gone (its foreign key)
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                update(picture_renditions)
+                .where(
+                    *_key(picture_id, version, spec),
+                    picture_renditions.c.status == RENDERING,
+                    picture_renditions.c.lease_expires_at < now,
+                )
+                .values(attempts=picture_renditions.c.attempts + 1, **lease)
+            )
+            if taken.rowcount == 1:
+                return None
+            row = conn.execute(
+                select(picture_renditions).where(*_key(picture_id, version, spec))
+            ).first()
+        if row is None:
+            raise NotFound(f"Picture {picture_id} was deleted or replaced")
+        return _rendition(row)
+
+    def publish(
+        self, picture_id: str, version: str, spec: str, holder: str, stored: Stored, now: datetime
+    ) -> bool:
+        """Turn ``holder``'s claim into a ready rendition; False when the claim was lost
+        or the picture replaced or deleted meanwhile (the caller removes its bytes)."""
+        with self.engine.begin() as conn:
+            # Touch the picture row first: on PostgreSQL this waits for (and then sees)
+            # a replace or delete under way, so no rendition of an old version is kept.
+            current = conn.execute(
+                update(pictures)
+                .where(
+                    pictures.c.id == picture_id,
+                    pictures.c.version == version,
+                    pictures.c.status == ACTIVE,
+                )
+                .values(version=pictures.c.version)
+            )
+            if current.rowcount != 1:
+                return False
+            done = conn.execute(
+                update(picture_renditions)
+                .where(
+                    *_key(picture_id, version, spec),
+                    picture_renditions.c.status == RENDERING,
+                    picture_renditions.c.holder == holder,
+                )
+                .values(
+                    status=READY,
+                    holder=None,
+                    lease_expires_at=None,
+                    created_at=now,
+                    **asdict(stored),
+                )
+            )
+            return done.rowcount == 1
+
+    def release(self, picture_id: str, version: str, spec: str, holder: str) -> None:
+        """Give up ``holder``'s claim (a failed render), so the next request renders."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(picture_renditions).where(
+                    *_key(picture_id, version, spec),
+                    picture_renditions.c.status == RENDERING,
+                    picture_renditions.c.holder == holder,
+                )
+            )
+
+
+def _key(picture_id: str, version: str, spec: str) -> tuple[Any, ...]:
+    return (
+        picture_renditions.c.picture_id == picture_id,
+        picture_renditions.c.version == version,
+        picture_renditions.c.spec == spec,
+    )
+
+
+def _fields(picture: Picture) -> dict[str, Any]:
+    values = asdict(picture)
+    values.pop("id")
+    return values
+
+
+def _picture(row: Row[Any]) -> Picture:
+    found = row._mapping
+    return Picture(**{name: found[name] for name in Picture.__dataclass_fields__})
+
+
+def _rendition(row: Row[Any]) -> Rendition:
+    found = row._mapping
+    return Rendition(**{name: found[name] for name in Rendition.__dataclass_fields__})

@@ -1,0 +1,80 @@
+"""Helpers of the cache tests: a cached node's settings, callers, and what its cache holds."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+
+from cluster.support import store_env, swift_options
+from glimpse.cache.locks import held
+from glimpse.testing import ServerProcess
+from helpers import make_image, upload
+from swift.harness import Swift
+
+MiB = 1 << 20
+MAX_SIZE = 12 * MiB
+ADMIN = "admin,member,reader"
+
+
+def headers(project: str = "cache-project", roles: str = "member,reader") -> dict[str, str]:
+    return {
+        "X-Identity-Status": "Confirmed",
+        "X-Project-Id": project,
+        "X-User-Id": f"user-{project}",
+        "X-Roles": roles,
+    }
+
+
+def node_env(swift: Swift, container: str, **cache: str) -> dict[str, str]:
+    """Settings of a cached node: trusted headers, Swift as the only store, ``[cache]``."""
+    settings = {
+        "ENABLED": "true",
+        "MAX_SIZE": str(MAX_SIZE),
+        "MAX_FRACTION": "0.5",
+        "BACKGROUND_FILL": "0",
+        "PREFETCH_INTERVAL": "1",
+        **cache,
+    }
+    return {
+        "GLIMPSE_IDENTITY__MODE": "trusted-headers",
+        "GLIMPSE_SCRUB__INTERVAL": "0",
+        "GLIMPSE_METRICS__EXPOSURE": '"open"',
+        **store_env("cloud", swift_options(swift, container), default=True),
+        **{f"GLIMPSE_CACHE__{k}": v for k, v in settings.items()},
+    }
+
+
+def uploaded(client: httpx.Client, data: bytes, **fields: object) -> str:
+    image_id = str(make_image(client, **fields)["id"])
+    response = upload(client, image_id, data)
+    assert response.status_code == 204, response.text
+    return image_id
+
+
+def cache_dir(node: ServerProcess) -> Path:
+    return node.data_dir / "cache"
+
+
+def cached(admin: httpx.Client) -> dict[str, dict[str, object]]:
+    response = admin.get("/v2/cache")
+    assert response.status_code == 200, response.text
+    return {entry["image_id"]: entry for entry in response.json()["cached_images"]}
+
+
+def wait_settled(node: ServerProcess, image_id: str, timeout: float = 30.0) -> None:
+    """Until no fill of the image runs on the node: its lock is free (a fill lets go of it
+    last, after it published or removed its file)."""
+    deadline = time.monotonic() + timeout
+    directory = cache_dir(node)
+    while held(directory / "locks" / image_id) or (directory / "incomplete" / image_id).exists():
+        assert time.monotonic() < deadline, "the fill did not end"
+        time.sleep(0.05)
+
+
+def swift_reads(swift: Swift, container: str, image_id: str) -> int:
+    """GETs of the image's object (not its segments) the Swift proxy has logged."""
+    marker = f"GET /v1/AUTH_test/{container}/{image_id} "
+    text = swift.log("proxy").read_text(errors="replace")
+    return text.count(marker)
