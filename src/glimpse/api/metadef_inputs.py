@@ -10,11 +10,10 @@ body are a conflict (409).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
-
-import jsonschema
 
 from glimpse.api import schemas
 from glimpse.errors import Duplicate, Forbidden, Invalid, SchemaViolation
@@ -44,17 +43,23 @@ NAMESPACE_VISIBILITIES: Final = ("public", "private")
 ITEM_VISIBILITIES: Final = ("public", "private", "shared")
 
 
+@functools.cache
 def _validator(name: str) -> Any:
-    doc = schemas.schema(f"metadefs/{name}")
+    """The validator of a body, made at its first use: jsonschema costs a worker 10 MiB,
+    which one that never sees a metadefs request should not pay."""
+    import jsonschema
+
+    if name == "property item":
+        # A property inside an object needs no name: the map's key is its name.
+        doc = {**schemas.schema("metadefs/property"), "required": ["type", "title"]}
+    elif name == "tags":
+        doc = TAGS_BODY
+    else:
+        doc = schemas.schema(f"metadefs/{_DOCUMENTS.get(name, name)}")
     return jsonschema.Draft4Validator(doc)
 
 
-_VALIDATORS: Final = {name: _validator(name) for name in ("namespace", "object", "property", "tag")}
-_VALIDATORS["resource_type_association"] = _validator("resource_type")
-# A property inside an object needs no name: the map's key is its name.
-_PROPERTY_ITEM: Final = jsonschema.Draft4Validator(
-    {**schemas.schema("metadefs/property"), "required": ["type", "title"]}
-)
+_DOCUMENTS: Final = {"resource_type_association": "resource_type"}
 #: The body of a bulk tag create, as Glance checks it.
 TAGS_BODY: Final[Schema] = {
     "type": "object",
@@ -70,7 +75,6 @@ TAGS_BODY: Final[Schema] = {
         }
     },
 }
-_TAGS: Final = jsonschema.Draft4Validator(TAGS_BODY)
 
 
 def _check(body: dict[str, Any], name: str, validator: Any, read_only: Sequence[str]) -> None:
@@ -122,7 +126,7 @@ def _association(body: dict[str, Any], now: datetime) -> Association:
 
 def namespace(body: dict[str, Any]) -> NamespaceDraft:
     """A namespace create (or replace) body, with the contents it may bring."""
-    _check(body, "namespace", _VALIDATORS["namespace"], (*_LINKS, *_STAMPS))
+    _check(body, "namespace", _validator("namespace"), (*_LINKS, *_STAMPS))
     name = addressable(body["namespace"])
     for assoc in body.get("resource_type_associations", []):
         _named(assoc, "resource type association")
@@ -179,36 +183,36 @@ def _fits(value: str | None, what: str) -> None:
 
 
 def metadef_object(body: dict[str, Any]) -> MetadefObject:
-    _check(body, "object", _VALIDATORS["object"], (*_LINKS, *_STAMPS))
+    _check(body, "object", _validator("object"), (*_LINKS, *_STAMPS))
     for value in (body.get("properties") or {}).values():
-        _check(value, "property", _PROPERTY_ITEM, ())
+        _check(value, "property", _validator("property item"), ())
     return _object(body, utcnow())
 
 
 def metadef_property(body: dict[str, Any]) -> Property:
-    _check(body, "property", _VALIDATORS["property"], _STAMPS)
+    _check(body, "property", _validator("property"), _STAMPS)
     return Property(body["name"], property_schema(body))
 
 
 def association(body: dict[str, Any]) -> Association:
-    _check(body, "resource_type_association", _VALIDATORS["resource_type_association"], _STAMPS)
+    _check(body, "resource_type_association", _validator("resource_type_association"), _STAMPS)
     return _association(body, utcnow())
 
 
 def tag(body: dict[str, Any]) -> str:
-    _check(body, "tag", _VALIDATORS["tag"], _STAMPS)
+    _check(body, "tag", _validator("tag"), _STAMPS)
     name: str = body["name"]
     return name
 
 
 def tag_name(name: str) -> str:
     """A tag named in the path, checked as a body ``{"name": ...}`` would be."""
-    _check({"name": name}, "tag", _VALIDATORS["tag"], ())
+    _check({"name": name}, "tag", _validator("tag"), ())
     return name
 
 
 def tags(body: dict[str, Any]) -> list[str]:
-    _check(body, "tags", _TAGS, _STAMPS)
+    _check(body, "tags", _validator("tags"), _STAMPS)
     names = [t["name"] for t in body.get("tags", [])]
     _unique(names, "tags", "given")
     return names

@@ -13,11 +13,11 @@ or WebP.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import pyvips
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from glimpse.derive.limits import Limits
 from glimpse.derive.spec import Spec
@@ -45,17 +45,60 @@ ANIMATED_OUTPUTS = ("gif", "webp")
 _SUFFIX = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "avif": ".avif", "gif": ".gif"}
 
 
+class _Libvips:
+    """pyvips, imported and set up at its first use in a process.
+
+    Loading libvips costs a worker about 13 MiB, which a worker that never
+    touches a picture should not pay. Whatever first uses it gets it already
+    set up: trusted loaders only, ``configure``'s threads, no operation cache.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._module: ModuleType | None = None
+        self.threads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        module = self._module
+        if module is None:
+            module = self._load()
+        return getattr(module, name)
+
+    def _load(self) -> ModuleType:
+        with self._lock:
+            if self._module is None:
+                import pyvips as module
+
+                module.cache_set_max(0)
+                module.concurrency_set(self.threads)
+                # libvips narrates every operation at info level; only warnings matter.
+                logging.getLogger("pyvips").setLevel(logging.WARNING)
+                module.operation_block_set("VipsForeignLoad", True)
+                for name in _ALLOWED_LOADERS:
+                    module.operation_block_set(name, False)
+                self._module = module
+            return self._module
+
+    def set_threads(self, threads: int) -> None:
+        with self._lock:
+            self.threads = threads
+            if self._module is not None:
+                self._module.concurrency_set(threads)
+
+
+_LIBVIPS = _Libvips()
+if TYPE_CHECKING:
+    import pyvips
+else:
+    pyvips = _LIBVIPS
+
+
 def configure(threads: int = 0) -> None:
-    """Once per process: trusted loaders only, ``threads`` libvips threads per operation
-    (0: its default, one per CPU), and no operation cache (renditions are stored, so
-    libvips keeping decoded originals would only cost memory)."""
-    pyvips.cache_set_max(0)
-    pyvips.concurrency_set(threads)
-    # libvips narrates every operation at info level; only its warnings are worth a line.
-    logging.getLogger("pyvips").setLevel(logging.WARNING)
-    pyvips.operation_block_set("VipsForeignLoad", True)
-    for name in _ALLOWED_LOADERS:
-        pyvips.operation_block_set(name, False)
+    """Once per process, before the first picture: ``threads`` libvips threads per
+    operation (0: its default, one per CPU). Trusted loaders only and no operation
+    cache (renditions are stored, so libvips keeping decoded originals would only
+    cost memory) are set when libvips loads."""
+    _LIBVIPS.set_threads(threads)
 
 
 @dataclass(frozen=True)
