@@ -73,3 +73,39 @@ def test_escape_through_encoded_dots(tmp_path: Path) -> None:
     with pytest.raises(ObjectNotFound):
         store.open(location)
     assert secret.exists()
+
+
+def test_a_link_in_the_directory_to_a_file_outside_is_refused(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"not an image")
+    (store.directory / "planted").symlink_to(secret)
+    location = (store.directory / "planted").as_uri()
+    with pytest.raises(ObjectNotFound, match="outside the store"):
+        store.open(location)
+    assert not store.serves(location)
+
+
+@pytest.mark.parametrize("spelled", ["{dir}/../{name}/{key}", "{dir}/./{key}", "{dir}//{key}"])
+def test_other_spellings_of_a_stored_file_still_name_it(tmp_path: Path, spelled: str) -> None:
+    store = _store(tmp_path)
+    store.put("k1", [b"data"], size=4)
+    path = spelled.format(dir=store.directory, name=store.directory.name, key="k1")
+    assert store.open(f"file://{path}").size == 4
+
+
+def test_a_directory_moved_behind_a_link_still_serves_its_locations(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    location = store.put("k1", [b"data"], size=4)
+    moved = tmp_path / "moved"
+    store.directory.rename(moved)
+    store.directory.symlink_to(moved)
+    reopened = _store(tmp_path)  # resolves to the new place; the old locations still work
+    assert reopened.open(location).size == 4
+
+
+def test_an_escape_by_dot_dot_is_refused(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    (tmp_path / "outside").write_bytes(b"x")
+    with pytest.raises(ObjectNotFound, match="outside the store"):
+        store.open(f"file://{store.directory}/%2E%2E/outside")

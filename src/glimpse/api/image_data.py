@@ -12,7 +12,6 @@ import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 import anyio
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -202,8 +201,10 @@ class SourceResponse(Response):
                 return
             await self._send_chunks(receive, send)
         finally:
-            if isinstance(self.source, _Finishing):
-                self.source.finished(sent)
+            # getattr, not a runtime Protocol check: that costs microseconds a download.
+            finished = getattr(self.source, "finished", None)
+            if finished is not None:
+                finished(sent)
 
     async def _send_chunks(self, receive: Receive, send: Send) -> None:
         """Send the chunks until the last, or until the client goes away: a server may
@@ -230,10 +231,3 @@ class SourceResponse(Response):
                 # it runs in the pool, and runs even when the response was cancelled.
                 with anyio.CancelScope(shield=True):
                     await run_in_threadpool(close)
-
-
-@runtime_checkable
-class _Finishing(Protocol):
-    """A source that wants to know when its response is over (the cache's hits)."""
-
-    def finished(self, sent: int | None) -> None: ...

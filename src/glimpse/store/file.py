@@ -42,6 +42,7 @@ class FileStore:
         directory = Path(options.directory or context.data_dir / "images")
         self.directory = directory.resolve()
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._directory_text = str(self.directory)
 
     def put(
         self,
@@ -142,7 +143,15 @@ class FileStore:
         if parts.scheme != "file":
             raise ObjectNotFound(f"not a file location: {location}")
         # Decode before checking, so an encoded "../" cannot escape the directory.
-        path = Path(unquote(parts.path)).resolve()
+        raw = unquote(parts.path)
+        # The locations this store writes name a regular file right in its (resolved)
+        # directory: checked so, with one lstat, every download. Anything else is
+        # resolved, symbolic links followed (a directory moved behind a link still
+        # serves), and must end in the directory all the same.
+        lexical = os.path.normpath(raw)
+        if os.path.dirname(lexical) == self._directory_text and not os.path.islink(lexical):
+            return Path(lexical)
+        path = Path(raw).resolve()
         if path.parent != self.directory:
             raise ObjectNotFound(f"location outside the store: {location}")
         return path
