@@ -16,7 +16,7 @@ import sqlalchemy
 from glimpse.model import Image, NewImage
 from glimpse.registry import db
 from glimpse.registry.images import ImageRegistry
-from glimpse.registry.memo import ImageMemo
+from glimpse.registry.memo import ReadMemo
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -102,31 +102,31 @@ def test_a_forked_child_opens_its_own_counter(database: str) -> None:
 
 def test_the_memo_stays_within_its_capacity(database: str) -> None:
     engine = _engine(database)
-    memo = ImageMemo(engine, capacity=3)
+    memo = ReadMemo(engine, capacity=3)
     version = memo.version()
     images = [_image(f"n{n}") for n in range(5)]
     for image in images:
-        memo.keep(version, image)
+        memo.keep(version, image.id, image)
     assert [memo.get(image.id, version) for image in images[:2]] == [None, None]
     assert all(memo.get(image.id, version) == image for image in images[2:])
 
 
 def test_an_image_read_before_a_change_is_not_kept(database: str) -> None:
     engine = _engine(database)
-    memo = ImageMemo(engine)
+    memo = ReadMemo(engine)
     stale = memo.version()
     registry = ImageRegistry(engine)
     image = _image("x")
     registry.add(image)  # a commit: the count moves
     fresh = memo.version()
     assert fresh != stale
-    memo.keep(stale, image)
+    memo.keep(stale, image.id, image)
     assert memo.get(image.id, fresh) is None
 
 
 def test_no_memo_for_postgresql(empty_postgres_database: str) -> None:
     engine = _engine(empty_postgres_database)
     try:
-        assert ImageMemo.of(engine) is None
+        assert ReadMemo.of(engine) is None
     finally:
         engine.dispose()

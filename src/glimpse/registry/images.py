@@ -46,7 +46,7 @@ from glimpse.model import (
 )
 from glimpse.registry import compiled
 from glimpse.registry.ledger import ProjectLedger, usage_of
-from glimpse.registry.memo import ImageMemo
+from glimpse.registry.memo import ReadMemo
 from glimpse.registry.rows import BASE_COLUMNS, insert_image, save_image
 from glimpse.registry.tables import (
     image_locations,
@@ -95,7 +95,7 @@ class ImageRegistry:
             compiled.CompiledSelect(statement, dialect)
             for statement in (_GET, _PROPERTIES_OF_ONE, _TAGS_OF_ONE, _LOCATIONS_OF_ONE)
         ]
-        self._memo = ImageMemo.of(engine)
+        self._memo = ReadMemo.of(engine)
 
     def add(self, image: Image) -> None:
         """Insert a new image; Duplicate if the id was ever used."""
@@ -107,7 +107,7 @@ class ImageRegistry:
         memo = self._memo
         if memo is not None:
             version = memo.version()
-            kept = memo.get(image_id, version)
+            kept: Image | None = memo.get(image_id, version)
             if kept is not None:
                 return kept
         params = {"image_id": image_id}
@@ -123,7 +123,7 @@ class ImageRegistry:
                 locations.rows(cursor, params),
             )[0]
         if memo is not None:
-            memo.keep(version, found)
+            memo.keep(version, found.id, found)
         return found
 
     def save(self, image: Image, previous: Image) -> Image:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from glimpse.errors import Duplicate, Gone, NotFound
 from glimpse.model.pictures import READY, RENDERING, Picture, Rendition, Stored
 from glimpse.registry import compiled
+from glimpse.registry.memo import ReadMemo
 from glimpse.registry.tables import picture_renditions, pictures
 
 SAVING = "saving"
@@ -63,6 +64,7 @@ class PictureRegistry:
             compiled.CompiledSelect(statement, engine.dialect)
             for statement in (_FIND_PICTURE, _FIND_RENDITION)
         ]
+        self._memo = ReadMemo.of(engine)
 
     # -- originals --------------------------------------------------------------------------
 
@@ -216,18 +218,36 @@ class PictureRegistry:
         self, picture_id: str, key_of: Callable[[Picture], str]
     ) -> tuple[Picture | None, Rendition | None]:
         """The active picture and its rendition named ``key_of(picture)``, in one read
-        transaction on the DBAPI cursor: the path every cached rendition takes."""
+        transaction on the DBAPI cursor: the path every cached rendition takes. On
+        embedded SQLite a ready rendition and its picture are kept in memory until the
+        next commit (see ``registry.memo``)."""
+        memo = self._memo
+        if memo is not None:
+            version = memo.version()
+            kept: Picture | None = memo.get(("picture", picture_id), version)
+            if kept is not None:
+                ready: Rendition | None = memo.get(
+                    ("rendition", kept.id, kept.version, key_of(kept)), version
+                )
+                if ready is not None:
+                    return kept, ready
         picture_select, rendition_select = self._find
         with compiled.cursor(self.engine) as cursor:
             rows = picture_select.rows(cursor, {"picture_id": picture_id, "active": ACTIVE})
             if not rows:
                 return None, None
             picture = Picture(**dict(zip(_PICTURE_COLUMNS, rows[0], strict=True)))
-            params = {"picture_id": picture.id, "version": picture.version, "spec": key_of(picture)}
+            spec = key_of(picture)
+            params = {"picture_id": picture.id, "version": picture.version, "spec": spec}
             found = rendition_select.rows(cursor, params)
-        if not found:
-            return picture, None
-        return picture, Rendition(**dict(zip(_RENDITION_COLUMNS, found[0], strict=True)))
+        rendition = (
+            Rendition(**dict(zip(_RENDITION_COLUMNS, found[0], strict=True))) if found else None
+        )
+        if memo is not None:
+            memo.keep(version, ("picture", picture.id), picture)
+            if rendition is not None and rendition.ready:
+                memo.keep(version, ("rendition", picture.id, picture.version, spec), rendition)
+        return picture, rendition
 
     def renditions(self, picture_id: str, version: str) -> list[Rendition]:
         """The ready renditions of a picture's version, by spec."""
