@@ -56,7 +56,8 @@ LEVELS = {
     "error": logging.ERROR,
 }
 FORMATS = ("text", "json")
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+#: The logger of the access lines, one per request (``write_access``).
+ACCESS_LOG = logging.getLogger("glimpse.access")
 
 
 class RequestIdFilter(logging.Filter):
@@ -86,10 +87,11 @@ class _Clock:
 
 
 class TextFormatter(logging.Formatter):
-    """``TEXT_FORMAT`` lines (local time), with the traceback after the line if any."""
+    """``time level logger [request id] message`` lines (local time, milliseconds), with
+    the traceback after the line if any."""
 
     def __init__(self) -> None:
-        super().__init__(TEXT_FORMAT)
+        super().__init__()
         self._clock = _Clock(time.localtime, "%Y-%m-%d %H:%M:%S")
 
     def line(
@@ -189,9 +191,9 @@ def write_access(message: str, fields: dict[str, Any]) -> None:
         or handler.stream is None  # a file handler closed at exit: logging reopens it
         or not isinstance(formatter, TextFormatter | JsonFormatter)
     ):
-        _access.info(message, extra={"fields": fields})
+        ACCESS_LOG.info(message, extra={"fields": fields})
         return
-    line = formatter.line(time.time(), "INFO", _access.name, REQUEST_ID.get(), message, fields)
+    line = formatter.line(time.time(), "INFO", ACCESS_LOG.name, REQUEST_ID.get(), message, fields)
     handler.acquire()
     try:
         if isinstance(handler, _WatchedFile):
@@ -199,12 +201,9 @@ def write_access(message: str, fields: dict[str, Any]) -> None:
         handler.stream.write(line + handler.terminator)
         handler.flush()
     except Exception:
-        handler.handleError(logging.makeLogRecord({"msg": line, "name": _access.name}))
+        handler.handleError(logging.makeLogRecord({"msg": line, "name": ACCESS_LOG.name}))
     finally:
         handler.release()
-
-
-_access = logging.getLogger("glimpse.access")
 
 
 def _our_handler() -> _Standard | _WatchedFile | None:

@@ -38,7 +38,6 @@ from glimpse.metrics import Metrics
 if TYPE_CHECKING:
     from prometheus_client import Gauge
 
-access_log = logging.getLogger("glimpse.access")
 debug_log = logging.getLogger("glimpse.requests")
 
 #: Headers ``debug_requests`` never shows: credentials of every kind a client may send.
@@ -156,7 +155,7 @@ class Observer:
         method: str = scope["method"]
         if self.metrics is not None:
             self.metrics.request(route, method, status, seconds, exchange.received, exchange.sent)
-        if self.access and access_log.isEnabledFor(logging.INFO):
+        if self.access and logs.ACCESS_LOG.isEnabledFor(logging.INFO):
             actor = scope.get("state", {}).get("actor")
             user = _printable(actor.user or "-") if actor is not None else "-"
             project = _printable(actor.project or "-") if actor is not None else "-"

@@ -73,19 +73,18 @@ class IndexedRouter(Router):
 
 
 def _shape(route: BaseRoute) -> tuple[str | None, int]:
-    """The literal first segment of ``route``'s paths and their number of segments;
-    None for a route that may match a path of any first segment or any length."""
+    """The literal first segment of ``route``'s paths and their number of segments
+    (``_ANY`` for a mount or a ``{name:path}`` parameter); None for a route that may
+    match a path of any first segment."""
     path = getattr(route, "path", None)
-    if not isinstance(route, Route) or not isinstance(path, str) or ":path}" in path:
-        first = path.split("/")[1] if isinstance(path, str) and path.count("/") >= 1 else None
-        if first is None or "{" in first or not first:
-            return None, _ANY
-        return first, _ANY
-    segments = path.split("/")
-    first = segments[1] if len(segments) > 1 else ""
+    if not isinstance(path, str) or not path.startswith("/"):
+        return None, _ANY  # a host route, or a mount at the root
+    first = path.split("/")[1]
     if "{" in first:
         return None, _ANY
-    return first, len(segments)
+    if isinstance(route, Route) and ":path}" not in path:
+        return first, path.count("/") + 1
+    return (first, _ANY) if first else (None, _ANY)
 
 
 def _route_path(scope: Scope) -> str:
