@@ -13,6 +13,7 @@ import sqlalchemy
 
 import peers
 from glimpse.testing import ServerProcess
+from helpers import start_server
 from swift.harness import Swift, run_swift
 
 PG_ADMIN_URL = os.environ.get(
@@ -72,25 +73,6 @@ def empty_postgres_database() -> Iterator[str]:
         yield url
 
 
-def _start(
-    tmp_path_factory: pytest.TempPathFactory,
-    registry_url: str = "",
-    env: dict[str, str] | None = None,
-    workers: int = 1,
-) -> ServerProcess:
-    server = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("glimpse"),
-        registry_url=registry_url,
-        env=env or {},
-        workers=workers,
-    )
-    if registry_url:
-        done = server.command("db", "upgrade")
-        assert done.returncode == 0, done.stderr
-    server.start()
-    return server
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -99,7 +81,7 @@ def server(
     url = ""
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_database")
-    srv = _start(tmp_path_factory, url, workers=2)
+    srv = start_server(tmp_path_factory, url, workers=2)
     yield srv
     srv.stop()
 
@@ -107,7 +89,7 @@ def server(
 @pytest.fixture(scope="session")
 def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One embedded-defaults server for tests that drive external clients."""
-    srv = _start(tmp_path_factory)
+    srv = start_server(tmp_path_factory)
     yield srv
     srv.stop()
 
@@ -115,7 +97,7 @@ def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
 @pytest.fixture(scope="module")
 def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server with small limits, to cross them cheaply."""
-    srv = _start(
+    srv = start_server(
         tmp_path_factory,
         env={
             "GLIMPSE_IMAGES__SIZE_CAP": str(1 << 20),
@@ -133,7 +115,7 @@ def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
 @pytest.fixture(scope="session")
 def tokens_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A SQLite server in identity mode `tokens`; make tokens with helpers.make_token."""
-    srv = _start(tmp_path_factory, env={"GLIMPSE_IDENTITY__MODE": "tokens"})
+    srv = start_server(tmp_path_factory, env={"GLIMPSE_IDENTITY__MODE": "tokens"})
     yield srv
     srv.stop()
 
@@ -141,7 +123,7 @@ def tokens_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
 @pytest.fixture(scope="session")
 def trusted_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A SQLite server in identity mode `trusted-headers`, with Glance's default policy."""
-    srv = _start(tmp_path_factory, env={"GLIMPSE_IDENTITY__MODE": "trusted-headers"})
+    srv = start_server(tmp_path_factory, env={"GLIMPSE_IDENTITY__MODE": "trusted-headers"})
     yield srv
     srv.stop()
 

@@ -11,8 +11,31 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from glimpse.testing import ServerProcess
+
+
+def start_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    registry_url: str = "",
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    name: str = "glimpse",
+) -> ServerProcess:
+    """A started server of its own data directory; a PostgreSQL registry is migrated first
+    (an embedded one is made by the server itself)."""
+    server = ServerProcess(
+        data_dir=tmp_path_factory.mktemp(name),
+        registry_url=registry_url,
+        env=env or {},
+        workers=workers,
+    )
+    if registry_url:
+        done = server.command("db", "upgrade")
+        assert done.returncode == 0, done.stderr
+    server.start()
+    return server
 
 
 def make_image(client: httpx.Client, **fields: Any) -> dict[str, Any]:

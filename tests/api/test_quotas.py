@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from glimpse.testing import ServerProcess
-from helpers import make_image, store_files
+from helpers import make_image, start_server, store_files
 
 MIB = 1 << 20
 
@@ -43,13 +43,7 @@ def quota_server(
     url = ""
     if request.param == "postgresql":
         url = request.getfixturevalue("module_postgres_database")
-    server = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("quota"), registry_url=url, env=env, workers=2
-    )
-    if url:
-        done = server.command("db", "upgrade")
-        assert done.returncode == 0, done.stderr
-    server.start()
+    server = start_server(tmp_path_factory, url, env, workers=2, name="quota")
     yield server
     server.stop()
 

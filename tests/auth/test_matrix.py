@@ -42,6 +42,7 @@ import httpx
 import pytest
 
 from glimpse.testing import ServerProcess
+from helpers import start_server
 
 PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
 DATA = b"glimpse authorization matrix\n"
@@ -487,15 +488,9 @@ def tenant_server(
     url = ""
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_database")
-    srv = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("glimpse-auth"),
-        registry_url=url,
-        env={"GLIMPSE_IDENTITY__MODE": "trusted-headers"},
+    srv = start_server(
+        tmp_path_factory, url, {"GLIMPSE_IDENTITY__MODE": "trusted-headers"}, name="glimpse-auth"
     )
-    if url:
-        done = srv.command("db", "upgrade")
-        assert done.returncode == 0, done.stderr
-    srv.start()
     yield srv
     srv.stop()
 

@@ -9,6 +9,7 @@ import pytest
 from metadef_support import Callers
 
 from glimpse.testing import ServerProcess
+from helpers import start_server
 
 
 @pytest.fixture(scope="package", params=["sqlite", "postgresql"])
@@ -18,15 +19,9 @@ def md_server(
     url = ""
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_database")
-    server = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("metadefs"),
-        registry_url=url,
-        env={"GLIMPSE_IDENTITY__MODE": "trusted-headers"},
+    server = start_server(
+        tmp_path_factory, url, {"GLIMPSE_IDENTITY__MODE": "trusted-headers"}, name="metadefs"
     )
-    if url:
-        done = server.command("db", "upgrade")
-        assert done.returncode == 0, done.stderr
-    server.start()
     yield server
     server.stop()
 

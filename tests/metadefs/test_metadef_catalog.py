@@ -20,6 +20,7 @@ from metadef_support import NAMESPACES, identity
 
 import peers
 from glimpse.testing import ServerProcess
+from helpers import start_server
 
 GLANCE = "glance==33.0.0"
 WHEEL_DATA = "glance-33.0.0.data/data/etc/glance/metadefs/"
@@ -81,14 +82,9 @@ def catalog_server(
     url = ""
     if request.param == "postgresql":
         url = request.getfixturevalue("module_postgres_database")
-    server = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("catalog"),
-        registry_url=url,
-        env={"GLIMPSE_IDENTITY__MODE": "trusted-headers"},
+    server = start_server(
+        tmp_path_factory, url, {"GLIMPSE_IDENTITY__MODE": "trusted-headers"}, name="catalog"
     )
-    done = server.command("db", "upgrade")
-    assert done.returncode == 0, done.stderr
-    server.start()
     yield server
     server.stop()
 

@@ -30,7 +30,7 @@ from glimpse.registry import db
 from glimpse.registry.images import ImageRegistry
 from glimpse.service.scrub import Scrubber
 from glimpse.testing import ServerProcess
-from helpers import make_image, upload
+from helpers import make_image, start_server, upload
 
 MIB = 1 << 20
 SCRUB_TIME = 3600
@@ -42,17 +42,7 @@ def _server(
     env: dict[str, str],
     workers: int = 1,
 ) -> ServerProcess:
-    server = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("scrub"),
-        registry_url=registry_url,
-        env=env,
-        workers=workers,
-    )
-    if registry_url:
-        done = server.command("db", "upgrade")
-        assert done.returncode == 0, done.stderr
-    server.start()
-    return server
+    return start_server(tmp_path_factory, registry_url, env, workers, name="scrub")
 
 
 def _registry_url(request: pytest.FixtureRequest) -> str:
