@@ -52,13 +52,23 @@ from glimpse.registry.leases import NamedLeases
 from glimpse.registry.maintenance import MaintenanceRegistry
 from glimpse.registry.members import MemberRegistry
 from glimpse.registry.pictures import PictureRegistry
+from glimpse.registry.tasks import TaskRegistry
 from glimpse.registry.tokens import TokenRegistry
-from glimpse.service import Services
+from glimpse.service import ImportParts, Services, import_plugins
+from glimpse.service.import_flow import ImportRunner
 from glimpse.service.pictures import PictureService
 from glimpse.service.quotas import Quotas, limits_table
 from glimpse.service.scrub import Scrubber
-from glimpse.settings import CONFIG_ENV, CacheSettings, Settings, load
+from glimpse.settings import (
+    CONFIG_ENV,
+    IMPORT_METHODS,
+    IMPORT_PLUGINS,
+    CacheSettings,
+    Settings,
+    load,
+)
 from glimpse.store.base import Store, StoreContext
+from glimpse.store.staging import StagingArea
 from glimpse.store.stores import NamedStore, Stores
 
 if TYPE_CHECKING:
@@ -161,6 +171,7 @@ def build_app(settings: Settings, stores: Stores | None = None) -> ASGIApp:
         protections=PropertyProtections.from_file(settings.policy.property_protections_file),
         quota_limits=limits_table(settings.quotas),
         lease=UploadLease(node_name(), settings.scrub.upload_lease),
+        imports=build_imports(settings),
         cache=build_cache(settings),
     )
     pictures = build_pictures(settings, engine, stores)
@@ -272,16 +283,56 @@ def build_pictures(settings: Settings, engine: Engine, stores: Stores) -> Pictur
     return PicturesApi(service, config, limits, Flights(service, config.claim_lease))
 
 
+def build_imports(settings: Settings) -> ImportParts:
+    """What imports need from ``[imports]``: the staging area, the plugins in their
+    order, and the guarded fetching of web-download and glance-download."""
+    config = settings.imports
+    for kind, names, known in (
+        ("methods", config.methods, IMPORT_METHODS),
+        ("plugins", config.plugins, IMPORT_PLUGINS),
+    ):
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise ConfigError(
+                f"setting imports.{kind} names {', '.join(unknown)}; known: {', '.join(known)}"
+            )
+    staging = StagingArea(Path(config.staging_dir or Path(settings.data_dir) / "staging").resolve())
+    try:
+        staging.ensure()
+    except OSError as exc:
+        raise ConfigError(f"cannot prepare the staging area {staging.directory}: {exc}") from None
+    return ImportParts(
+        settings=config,
+        staging=staging,
+        plugins=import_plugins.build(config),
+    )
+
+
 def build_scrubber(settings: Settings, images: ImageRegistry, stores: Stores) -> Scrubber:
     """The scrubber over the registry behind ``images`` and the enabled ``stores``."""
+    quotas = Quotas(images, limits_table(settings.quotas))
+    parts = build_imports(settings)
+    runner = ImportRunner(
+        images=images,
+        tasks=TaskRegistry(images.engine),
+        stores=stores,
+        staging=parts.staging,
+        quotas=quotas,
+        settings=settings.imports,
+        image_settings=settings.images,
+        lease=UploadLease(node_name(), settings.imports.task_lease),
+    )
     return Scrubber(
         images=images,
         maintenance=MaintenanceRegistry(images.engine),
         leases=NamedLeases(images.engine),
-        quotas=Quotas(images, limits_table(settings.quotas)),
+        quotas=quotas,
         stores=stores,
         settings=settings.scrub,
         scrub_time=settings.images.scrub_time,
+        reap_imports=runner.reap,
+        expire_tasks=runner.remove_expired,
+        unstage=parts.staging.remove,
     )
 
 

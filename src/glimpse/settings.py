@@ -356,6 +356,67 @@ class CacheSettings:
     )
 
 
+#: Import methods Glimpse implements, in Glance's order.
+IMPORT_METHODS = ("glance-direct", "web-download", "copy-image", "glance-download")
+#: Import plugins, by the name Glance gives them.
+IMPORT_PLUGINS = ("image_conversion", "image_decompression", "inject_image_metadata", "no_op")
+
+
+@dataclass(frozen=True)
+class ImportSettings:
+    methods: tuple[str, ...] = option(
+        ("glance-direct", "web-download", "copy-image"),
+        "Import methods offered (GET /v2/info/import): glance-direct, web-download, "
+        "copy-image, glance-download (Glance's enabled_import_methods and its default).",
+    )
+    staging_dir: str = option(
+        "", "Where PUT /v2/images/ID/stage keeps data until its import; empty: <data_dir>/staging."
+    )
+    self_url: str = option(
+        "",
+        "This node's URL as the other nodes reach it (Glance's worker_self_reference_url): "
+        "a glance-direct import asked of another node is sent on to the node holding the "
+        "staged data. Empty: staged data is taken to be reachable by this node only.",
+    )
+    workers: int = option(2, "Imports a worker process runs at once; more wait.", minimum=1)
+    lock_expiry: int = option(
+        3600,
+        "Seconds after its task last changed that an import's lock on an image "
+        "(os_glance_import_task) may be taken over; twice this for a pending task.",
+        minimum=1,
+    )
+    task_lease: int = option(
+        120,
+        "Seconds an import's lease holds without progress; a node that died mid-import "
+        "leaves a task the scrubber fails and an image it returns to queued after this.",
+        minimum=5,
+    )
+    task_time_to_live: int = option(
+        48, "Hours a finished task is kept (Glance's task_time_to_live).", minimum=1
+    )
+    plugins: tuple[str, ...] = option(
+        (),
+        "Import plugins run in this order on glance-direct, web-download and glance-download "
+        "data: image_conversion, image_decompression, inject_image_metadata, no_op.",
+    )
+    conversion_format: str = option(
+        "raw", "Disk format image_conversion converts to (raw, qcow2 or vmdk) with qemu-img."
+    )
+    qemu_img: str = option("qemu-img", "The qemu-img program image_conversion runs.")
+    inject_properties: tuple[str, ...] = option(
+        (),
+        "Properties inject_image_metadata sets on imported images, as name=value "
+        "(Glance's inject).",
+    )
+    inject_ignore_user_roles: tuple[str, ...] = option(
+        ("admin",), "Callers with any of these roles get no injected properties."
+    )
+    glance_download_properties: tuple[str, ...] = option(
+        ("hw_", "trait:", "os_distro", "os_secure_boot", "os_type"),
+        "Prefixes of the remote image's properties glance-download copies.",
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: str = option(
@@ -374,6 +435,7 @@ class Settings:
     health: HealthSettings = field(default_factory=HealthSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     pictures: PicturesSettings = field(default_factory=PicturesSettings)
+    imports: ImportSettings = field(default_factory=ImportSettings)
 
     @property
     def registry_url(self) -> str:

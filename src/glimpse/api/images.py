@@ -23,9 +23,10 @@ def image_reply(image: Image, request: Request) -> Response:
 
 
 def _created(image: Image, request: Request) -> Response:
-    # No OpenStack-image-import-methods header: no import method is implemented yet,
-    # and clients that follow the header would meet 404s.
     headers = {"Location": f"{request.base_url}v2/images/{image.id}"}
+    methods = settings(request).imports.methods
+    if methods:  # as Glance: no header at all rather than an empty one
+        headers["OpenStack-image-import-methods"] = ",".join(methods)
     return json_response(image_view(image, display(request)), 201, headers)
 
 

@@ -9,6 +9,9 @@ from typing import Any
 
 from glimpse.model import Image, Location, LocationStatus
 
+#: A property the nodes keep on an image and never show.
+_HIDDEN_KEY = "os_glance_stage_host"
+
 
 def _active(locations: Iterable[Location]) -> list[Location]:
     return [loc for loc in locations if loc.status == LocationStatus.ACTIVE]
@@ -62,6 +65,7 @@ def image_view(image: Image, display: Display) -> dict[str, Any]:
         "file": f"/v2/images/{image.id}/file",
         "schema": "/v2/schemas/image",
     }
+    view.pop(_HIDDEN_KEY, None)
     if image.locations or display.locations:
         shown = display.order(image.locations)
         stores = [loc.store for loc in shown if loc.store]

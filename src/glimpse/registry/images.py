@@ -154,12 +154,25 @@ class ImageRegistry:
             )
             return bool(result.rowcount == 1)
 
+    def release_lease(self, image_id: str, holder: str) -> None:
+        """Let go of the lease of ``image_id`` when the work it covered ended without a
+        change of status (data staged in full and waiting for its import)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(images)
+                .where(images.c.id == image_id, images.c.lease_holder == holder)
+                .values(lease_holder=None, lease_expires_at=None)
+            )
+
     def expired_uploads(self, now: datetime, started_before: datetime) -> list[Image]:
         """Saving (and importing) images whose lease expired before ``now``, or that
         never took one and started before ``started_before`` (a node that died at once)."""
-        leased = images.c.status.in_([Status.SAVING.value, Status.IMPORTING.value])
+        leased = images.c.status.in_(
+            [Status.SAVING.value, Status.IMPORTING.value, Status.UPLOADING.value]
+        )
         never_leased = and_(
             images.c.lease_expires_at.is_(None),
+            images.c.status != Status.UPLOADING.value,  # staged, waiting for its import
             or_(
                 images.c.upload_started_at < started_before,
                 and_(

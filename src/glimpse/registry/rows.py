@@ -19,8 +19,9 @@ from glimpse.errors import Duplicate, ImageNotFound, InvalidTransition
 from glimpse.model import Image, Location, Status, Visibility
 from glimpse.registry.tables import image_locations, image_properties, image_tags, images
 
-#: Statuses whose work holds a lease (an upload, a registration being hashed).
-_LEASED = frozenset({Status.SAVING, Status.IMPORTING})
+#: Statuses whose work holds a lease (an upload, data being staged, an import, a
+#: registration being hashed).
+_LEASED = frozenset({Status.SAVING, Status.UPLOADING, Status.IMPORTING})
 # In the order of Image's fields, so a row builds an Image positionally.
 BASE_COLUMNS = [images.c[f.name] for f in dataclasses.fields(Image) if f.name in images.c]
 

@@ -212,6 +212,33 @@ picture_renditions = Table(
     Column("created_at", DateTime),
 )
 
+# Background work as the Tasks API shows it. A running task is held by one node
+# under a lease it renews; the scrubber fails a task whose node stopped renewing.
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("type", String(30), nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("owner", String(255)),
+    Column("input", Text, nullable=False),
+    Column("result", Text),
+    Column("message", Text, nullable=False),
+    Column("image_id", String(36)),
+    Column("user_id", String(64)),
+    Column("request_id", String(64)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("expires_at", DateTime),
+    Column("lease_holder", String(255)),
+    Column("lease_expires_at", DateTime),
+    Index(None, "image_id"),
+    Index(None, "owner"),
+    Index(None, "created_at", "id"),
+    Index(None, "status", "lease_expires_at"),
+    Index(None, "expires_at"),
+)
+
 # Metadata definitions (Glance's metadefs): namespaces and what they hold. Contents go
 # with their namespace; a resource type outlives the namespaces associated with it.
 metadef_namespaces = Table(

@@ -1,7 +1,11 @@
 """The scrubber: what a crash or a delayed delete leaves behind, cleaned up later.
 
 - Uploads whose node died (their lease expired) go back to ``queued``: the
-  room they reserved is given back and their temporary data swept.
+  room they reserved is given back and their temporary data swept. So do
+  stages cut short (``uploading``, their staged data removed).
+- Imports whose node died (their task's lease expired) fail; their image goes
+  back to ``queued`` (a copy stays ``active``) with nothing of the import kept.
+- Tasks past their ``expires_at`` are removed.
 - Delayed deletes go through once ``scrub_time`` has passed: the image is
   marked ``deleted`` first, then the bytes Glimpse wrote are removed, so a
   crash between the two leaves an orphan, never an image without its bytes.
@@ -16,7 +20,7 @@ several nodes, and uploads coming back to life, never undo each other.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,6 +29,7 @@ from glimpse.model import Image, Status, utcnow
 from glimpse.registry.images import ImageRegistry
 from glimpse.registry.leases import NamedLeases
 from glimpse.registry.maintenance import MaintenanceRegistry
+from glimpse.registry.tasks import IMPORT_LOCK
 from glimpse.service.quotas import Quotas
 from glimpse.settings import ScrubSettings
 from glimpse.store.base import StoredObject
@@ -68,6 +73,12 @@ class Scrubber:
     settings: ScrubSettings
     #: Seconds a pending_delete image keeps its bytes (``[images] scrub_time``).
     scrub_time: int
+    #: Fails lapsed import tasks and reverts their images; the images' ids.
+    reap_imports: Callable[[datetime], list[str]] = lambda _now: []
+    #: Removes tasks past their expiry; how many.
+    expire_tasks: Callable[[datetime], int] = lambda _now: 0
+    #: Removes what a cut-short stage left in this node's staging area.
+    unstage: Callable[[str], None] = lambda _image_id: None
 
     def turn(self, holder: str) -> ScrubReport | None:
         """Run one pass if ``holder`` wins the scrub lease for this interval; None if not.
@@ -82,7 +93,10 @@ class Scrubber:
     def run_once(self, now: datetime) -> ScrubReport:
         """Reap expired uploads, finish the delayed deletes that are due, then sweep
         what failed uploads left where their store could not be reached."""
-        return ScrubReport(self.reap_uploads(now), self.scrub_deletes(now), self.sweep_pending())
+        reaped = self.reap_imports(now)
+        reaped += self.reap_uploads(now)
+        self.expire_tasks(now)
+        return ScrubReport(reaped, self.scrub_deletes(now), self.sweep_pending())
 
     def sweep_pending(self) -> list[str]:
         """Remove the leftovers of failed uploads; a store still down keeps its turn.
@@ -125,7 +139,14 @@ class Scrubber:
         False, and nothing done, when the image is no longer saving (its node
         came back and finished, or it was deleted).
         """
+        if IMPORT_LOCK in saving.properties:
+            return False  # an import's: its task's lease decides (reap_imports)
         try:
+            if saving.status == Status.UPLOADING:
+                self.images.save(saving.transition(Status.QUEUED, now), saving)
+                self.unstage(saving.id)
+                log.info("scrub: image %s returned to queued: its stage was cut short", saving.id)
+                return True
             if saving.status == Status.IMPORTING:
                 # A registration whose hashing node died: nothing of it is kept.
                 self.images.save(saving.unregistered(now), saving)
