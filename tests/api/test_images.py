@@ -37,8 +37,10 @@ def test_create_defaults_and_headers(api: httpx.Client) -> None:
     assert image["created_at"].endswith("Z")
     assert len(image["created_at"]) == 20
     assert response.headers["location"].endswith(f"/v2/images/{image['id']}")
-    # No import method is implemented, so none is advertised.
-    assert "openstack-image-import-methods" not in response.headers
+    # The import methods offered, as Glance advertises them.
+    assert response.headers["openstack-image-import-methods"] == (
+        "glance-direct,web-download,copy-image"
+    )
     assert api.get(f"/v2/images/{image['id']}").json() == image
 
 

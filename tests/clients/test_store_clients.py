@@ -14,8 +14,8 @@ What the installed clients can do with stores (python-glanceclient 4.13, opensta
 - ``glance location-add`` PATCHes ``add /locations/-`` (it needs show_multiple_locations);
   ``glance add-location`` POSTs ``/v2/images/ID/locations`` (Image API 2.17).
 - openstacksdk's ``create_image(..., stores=[...])`` always means an interoperable import
-  (``glance-direct``), which Glimpse does not offer: the SDK refuses it, after it has created
-  the image, which it leaves queued. Its ``Image.upload`` sends no store header, so a chosen
+  (``glance-direct``): it stages the data, then imports it into the stores. Its
+  ``Image.upload`` sends no store header, so a chosen
   store takes a PUT through the image proxy with ``X-Image-Meta-Store``. ``stores()``,
   ``stores(details=True)``, ``add_image_location``, ``image_locations`` and
   ``delete_image(image, store=...)`` work.
@@ -269,17 +269,19 @@ def test_sdk_lists_the_stores(conn: Connection, stores_dir: Path) -> None:
     assert detailed["cold"].properties == {"data_dir": str(stores_dir / "cold")}
 
 
-def test_sdk_stores_on_create_ask_for_an_import_glimpse_does_not_offer(conn: Connection) -> None:
-    before = {image.id for image in conn.image.images()}
-    with pytest.raises(openstack.exceptions.SDKException, match="import method"):
-        conn.image.create_image(
-            "sdk-import", data=b"x" * 1000, disk_format="raw", container_format="bare",
-            stores=["cold"],
-        )  # fmt: skip
-    # The SDK created the image before it found no import method, and leaves it queued.
-    left = [image for image in conn.image.images() if image.id not in before]
-    assert [(image.name, image.status) for image in left] == [("sdk-import", "queued")]
-    conn.image.delete_image(left[0])
+def test_sdk_stores_on_create_import_into_those_stores(conn: Connection) -> None:
+    # Asked for stores, the SDK stages the data and imports it with glance-direct.
+    image = conn.image.create_image(
+        "sdk-import", data=b"x" * 1000, disk_format="raw", container_format="bare",
+        stores=["cold"],
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while (done := conn.image.get(f"/images/{image.id}").json())["status"] != "active":
+        assert time.monotonic() < deadline, done
+        time.sleep(0.05)
+    assert (done["status"], done["stores"]) == ("active", "cold")
+    assert done["checksum"] == hashlib.md5(b"x" * 1000).hexdigest()
+    conn.image.delete_image(image)
 
 
 def test_sdk_uploads_into_a_chosen_store_and_deletes_from_one(

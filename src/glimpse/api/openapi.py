@@ -257,6 +257,55 @@ OPERATIONS: Final[Mapping[tuple[str, str], Operation]] = {
         body={JSON: ref("NewLocation")},
         path=_IMAGE_ID,
     ),
+    ("PUT", "/v2/images/{image_id}/stage"): Operation(
+        "Stage the image data for a glance-direct import (the image becomes uploading)",
+        {204: _NO_CONTENT},
+        (400, 404, 409, 413, 415),
+        body={OCTET_STREAM: BINARY},
+        headers=[
+            param("header", "x-openstack-image-size", {"type": "integer", "minimum": 0}, "Size")
+        ],
+        path=_IMAGE_ID,
+    ),
+    ("POST", "/v2/images/{image_id}/import"): Operation(
+        "Import the image data by a method (the work runs as a task)",
+        {202: Answer("Accepted")},
+        (*_JSON_BODY, 403, 404, 409, 503),
+        body={JSON: ref("ImportRequest")},
+        headers=[param("header", "X-Image-Meta-Store", STRING, "The store to import into")],
+        path=_IMAGE_ID,
+    ),
+    ("GET", "/v2/images/{image_id}/tasks"): Operation(
+        "The tasks of an image", {200: _json("ImageTasks", "The tasks")}, _SEEN, path=_IMAGE_ID
+    ),
+    ("GET", "/v2/info/import"): Operation(
+        "The import methods offered", {200: _json("ImportMethods", "The methods")}, (400,)
+    ),
+    ("GET", "/v2/tasks"): Operation(
+        "List tasks (admins, by default)",
+        {200: _json("Tasks", "A page of tasks")},
+        (400, 403),
+        query=[
+            param("query", "limit", {"type": "integer", "minimum": 0}, "Page size"),
+            param("query", "marker", STRING, "The last task of the previous page"),
+            param("query", "sort_key", STRING, "The key to sort by"),
+            param("query", "sort_dir", {"enum": ["asc", "desc"]}, "The sort direction"),
+            param("query", "status", STRING, "Only tasks in this status"),
+            param("query", "type", STRING, "Only tasks of this type"),
+        ],
+    ),
+    ("POST", "/v2/tasks"): Operation(
+        "Create a task (a legacy import from a URL)",
+        {201: _json("Task", "The new task", Location={"schema": STRING, "required": True})},
+        (*_JSON_BODY, 403, 409),
+        body={JSON: ref("NewTask")},
+    ),
+    ("GET", "/v2/tasks/{task_id}"): Operation(
+        "Show a task", {200: _json("Task", "The task")}, (400, 403, 404)
+    ),
+    ("DELETE", "/v2/tasks/{task_id}"): Operation(
+        "Tasks cannot be deleted: they go when they expire", {}, (400, 403, 405)
+    ),
     ("GET", "/v2/info/usage"): Operation(
         "The caller's project: its quotas and what it uses of them",
         {200: _json("Usage", "The usage")},

@@ -239,6 +239,108 @@ def _store_schemas() -> dict[str, Schema]:
             "properties": {"url": STRING, "validation_data": validation},
             "required": ["url"],
         },
+        **_import_schemas(),
+    }
+
+
+def _import_schemas() -> dict[str, Schema]:
+    """Import requests, the methods offered, and tasks as the Tasks API shows them."""
+    nullable = {"type": ["string", "null"]}
+    blob = {"type": ["object", "null"]}
+    stamp = {"type": "string"}
+    task_common = {
+        "id": STRING,
+        "type": STRING,
+        "status": {"enum": ["pending", "processing", "success", "failure"]},
+        "owner": nullable,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "expires_at": stamp,
+        "self": STRING,
+        "schema": STRING,
+    }
+    task = {
+        "type": "object",
+        "properties": {
+            **task_common,
+            "input": blob,
+            "result": blob,
+            "message": STRING,
+            "image_id": STRING,
+            "request_id": STRING,
+            "user_id": STRING,
+        },
+        "required": ["id", "type", "status", "created_at", "updated_at", "self", "schema"],
+    }
+    stub = {"type": "object", "properties": task_common, "required": ["id", "type", "status"]}
+    record = {
+        "type": "object",
+        "properties": {
+            "id": STRING,
+            "type": STRING,
+            "status": STRING,
+            "owner": nullable,
+            "expires_at": nullable,
+            "created_at": STRING,
+            "updated_at": STRING,
+            "image_id": nullable,
+            "request_id": nullable,
+            "user_id": nullable,
+            "input": blob,
+            "result": blob,
+            "message": STRING,
+        },
+        "required": ["id", "type", "status"],
+    }
+    method = {
+        "type": "object",
+        "properties": {
+            "name": {"enum": ["glance-direct", "web-download", "copy-image", "glance-download"]},
+            "uri": STRING,
+            "glance_region": STRING,
+            "glance_image_id": STRING,
+            "glance_service_interface": STRING,
+        },
+        "required": ["name"],
+    }
+    return {
+        "ImportRequest": {
+            "type": "object",
+            "properties": {
+                "method": method,
+                "stores": {"type": "array", "items": STRING},
+                "all_stores": {"type": "boolean"},
+                "all_stores_must_succeed": {"type": "boolean"},
+            },
+            "required": ["method"],
+        },
+        "ImportMethods": _object(
+            **{
+                "import-methods": _object(
+                    description=STRING, type=STRING, value={"type": "array", "items": STRING}
+                )
+            }
+        ),
+        "Task": task,
+        "NewTask": {
+            "type": "object",
+            "properties": {
+                "type": {"enum": ["import", "api_image_import", "location_import"]},
+                "input": {"type": "object"},
+            },
+            "required": ["type", "input"],
+        },
+        "Tasks": {
+            "type": "object",
+            "properties": {
+                "tasks": {"type": "array", "items": stub},
+                "first": STRING,
+                "next": STRING,
+                "schema": STRING,
+            },
+            "required": ["tasks", "first", "schema"],
+        },
+        "ImageTasks": _object(tasks={"type": "array", "items": record}),
     }
 
 
