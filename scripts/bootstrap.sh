@@ -9,6 +9,8 @@ need=""
 command -v "$PYTHON" >/dev/null 2>&1 || need="$need python3"
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || need="$need python3-venv"
 command -v curl >/dev/null 2>&1 || need="$need curl"
+# qemu-img, for the image_conversion import plugin (and the tests that run it).
+command -v qemu-img >/dev/null 2>&1 || need="$need qemu-utils"
 if [ -n "$need" ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need

@@ -70,6 +70,7 @@ from glimpse.settings import (
 from glimpse.store.base import Store, StoreContext
 from glimpse.store.staging import StagingArea
 from glimpse.store.stores import NamedStore, Stores
+from glimpse.store.web import WebFetcher
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -301,9 +302,20 @@ def build_imports(settings: Settings) -> ImportParts:
         staging.ensure()
     except OSError as exc:
         raise ConfigError(f"cannot prepare the staging area {staging.directory}: {exc}") from None
+    methods = config.methods
+    web = WebFetcher(settings.import_filtering) if "web-download" in methods else None
+    glance = (
+        WebFetcher(settings.import_filtering, method="glance-download")
+        if "glance-download" in methods
+        else None
+    )
     return ImportParts(
         settings=config,
         staging=staging,
+        web=web,
+        glance=glance,
+        # The legacy import task fetches as web-download does, offered or not.
+        check_uri=WebFetcher(settings.import_filtering).check,
         plugins=import_plugins.build(config),
     )
 

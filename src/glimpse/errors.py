@@ -8,9 +8,10 @@ GlimpseError
   Forbidden
   Invalid        SchemaViolation, InvalidMarker, ChecksumMismatch, SizeMismatch, ClientGone,
                  RangeNotSatisfiable
+                 UrlRefused (AddressRefused)
   TooLarge       QuotaExceeded, StoreFull
   UnsupportedMedia  UnsupportedPatchMedia
-  Unavailable    StoreUnavailable, Busy
+  Unavailable    StoreUnavailable, Busy, FetchFailed
   ConfigError
 ```
 
@@ -120,6 +121,21 @@ class ClientGone(Invalid):
     """The client stopped sending before its request body was complete."""
 
 
+class UrlRefused(Invalid):
+    """A URL Glimpse will not fetch from: import filtering or the address rules refuse
+    it, or a redirect leads to one."""
+
+
+class AddressRefused(UrlRefused):
+    """A host that resolves to an address of ``kind`` (loopback, private...) not allowed."""
+
+    def __init__(self, message: str, host: str, address: str, kind: str) -> None:
+        super().__init__(message)
+        self.host = host
+        self.address = address
+        self.kind = kind
+
+
 class TooLarge(GlimpseError):
     pass
 
@@ -146,6 +162,15 @@ class Unavailable(GlimpseError):
 
 class StoreUnavailable(Unavailable):
     pass
+
+
+class FetchFailed(Unavailable):
+    """A remote server could not be read for an import: unreachable, too slow, an error
+    answer (``status``), a body cut short, too many redirects."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Busy(Unavailable):

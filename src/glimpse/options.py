@@ -58,6 +58,12 @@ def _convert(hint: Any, value: Any, key: str, metadata: Mapping[str, Any]) -> An
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return build(hint, value, key)
     origin = typing.get_origin(hint)
+    if origin is tuple and typing.get_args(hint)[0] is int:
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise ConfigError(f"setting {key} must be a list of integers")
+        return tuple(value)
     if origin is tuple:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"setting {key} must be a list of strings")

@@ -418,6 +418,65 @@ class ImportSettings:
 
 
 @dataclass(frozen=True)
+class ImportFilteringSettings:
+    """What web-download and glance-download may fetch: Glance's [import_filtering_opts]
+    lists, plus the address rules, time limits and size cap of Glimpse's fetches."""
+
+    allowed_schemes: tuple[str, ...] = option(
+        ("http", "https"),
+        "URL schemes imports may fetch; when set, disallowed_schemes is ignored. Glimpse "
+        "fetches http and https only.",
+    )
+    disallowed_schemes: tuple[str, ...] = option(
+        (), "URL schemes refused; used only while allowed_schemes is empty."
+    )
+    allowed_hosts: tuple[str, ...] = option(
+        (),
+        "Host names or addresses imports may fetch from, exactly as named (no wildcards); "
+        "when set, disallowed_hosts is ignored and the hosts named here are fetched from "
+        "whatever they resolve to.",
+    )
+    disallowed_hosts: tuple[str, ...] = option(
+        (),
+        "Host names or addresses refused (an address also refuses names resolving to it); "
+        "used only while allowed_hosts is empty.",
+    )
+    allowed_ports: tuple[int, ...] = option(
+        (80, 443),
+        "Ports imports may fetch from (a URL without a port uses its scheme's); when set, "
+        "disallowed_ports is ignored. Empty: any port not disallowed.",
+    )
+    disallowed_ports: tuple[int, ...] = option(
+        (), "Ports refused; used only while allowed_ports is empty."
+    )
+    allow_private_addresses: bool = option(
+        False,
+        "web-download may fetch from hosts resolving to loopback, private, link-local "
+        "(cloud metadata), shared, multicast, reserved or unspecified addresses.",
+    )
+    glance_download_allow_private_addresses: bool = option(
+        True,
+        "glance-download may fetch from such addresses: the endpoint comes from the "
+        "Keystone catalog, often an internal one (Glance does not check addresses).",
+    )
+    connect_timeout: float = option(10.0, "Seconds to wait for a connection to a remote server.")
+    read_timeout: float = option(60.0, "Seconds to wait for each read from a remote server.")
+    total_timeout: float = option(
+        21600.0, "Seconds a whole fetch (redirects and data) may take; 0: no limit."
+    )
+    size_cap: int = option(
+        TIB,
+        "Largest image an import fetches, in bytes ([images] size_cap applies too); the "
+        "fetch stops at the byte that crosses it.",
+        minimum=0,
+    )
+    max_redirects: int = option(10, "Redirects one fetch follows, each one checked.", minimum=0)
+    ca_file: str = option(
+        "", "PEM file of the CA certificates https servers are checked against; empty: certifi's."
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str = option(
         "./data", "Directory for the embedded SQLite registry and the file store."
@@ -435,6 +494,7 @@ class Settings:
     health: HealthSettings = field(default_factory=HealthSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     pictures: PicturesSettings = field(default_factory=PicturesSettings)
+    import_filtering: ImportFilteringSettings = field(default_factory=ImportFilteringSettings)
     imports: ImportSettings = field(default_factory=ImportSettings)
 
     @property

@@ -27,11 +27,14 @@ RANK = {
     "digest": 2,
     "logs": 2,
     "metrics": 2,
+    "client": 2,
     "registry": 3,
     "store": 3,
     "auth": 3,
     "cache": 3,
     "derive": 3,
+    "formats": 3,
+    "fetch": 3,
     "service": 4,
     "api": 5,
     "app": 6,
@@ -40,8 +43,8 @@ RANK = {
     "testing": 8,
     "__main__": 9,
 }
-SIBLINGS = {"registry", "store", "auth", "cache", "derive"}
-SERVICE_BLOCKS = {"access", "quotas", "locating"}
+SIBLINGS = {"registry", "store", "auth", "cache", "derive", "formats"}
+SERVICE_BLOCKS = {"access", "quotas", "locating", "import_flow"}
 
 
 def _modules() -> list[Path]:

@@ -98,8 +98,9 @@ async def import_image(request: Request) -> Response:
     parsed = parse_import(body, config.imports.methods, request.headers.get("x-image-meta-store"))
     image_id = request.path_params["image_id"]
     request_id = REQUEST_ID.get()
+    token = request.headers.get("x-auth-token")
     result = await run_in_threadpool(
-        services(request).imports.start, request.state.actor, image_id, parsed, request_id
+        services(request).imports.start, request.state.actor, image_id, parsed, request_id, token
     )
     if isinstance(result, Proxied):
         return await _forward(request, result.host, body)

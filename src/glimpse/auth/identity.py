@@ -34,6 +34,9 @@ class Actor:
     user: str | None
     roles: frozenset[str]
     system_scope: str | None = None
+    #: The image service endpoints of the caller's service catalog (Keystone), as
+    #: (region, interface, url): where glance-download finds other regions.
+    image_endpoints: tuple[tuple[str, str, str], ...] = ()
 
 
 log = logging.getLogger(__name__)

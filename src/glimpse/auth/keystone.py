@@ -156,6 +156,24 @@ class KeystoneIdentity:
             user=info.user_id,
             roles=frozenset(role.lower() for role in info.role_names),
             system_scope=scope,
+            image_endpoints=_image_endpoints(info),
         )
         expires: datetime | None = info.expires
         return actor, expires
+
+
+def _image_endpoints(info: Any) -> tuple[tuple[str, str, str], ...]:
+    """The image service endpoints of a token's catalog, as (region, interface, url)."""
+    if not info.has_service_catalog():
+        return ()
+    found = []
+    for service in info.service_catalog.catalog:
+        if service.get("type") != "image":
+            continue
+        for endpoint in service.get("endpoints", []):
+            region = endpoint.get("region_id") or endpoint.get("region") or ""
+            interface = endpoint.get("interface", "")
+            url = endpoint.get("url", "")
+            if url:
+                found.append((str(region), str(interface), str(url)))
+    return tuple(found)

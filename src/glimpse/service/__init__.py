@@ -25,7 +25,7 @@ from glimpse.service.access import Access
 from glimpse.service.caching import CacheService
 from glimpse.service.data import DataService
 from glimpse.service.images import ImageService
-from glimpse.service.import_flow import Fetch, GlanceLookup, ImportRunner, Plugin
+from glimpse.service.import_flow import ImportRunner, Plugin
 from glimpse.service.imports import ImportService
 from glimpse.service.locations import LocationService
 from glimpse.service.metadefs import MetadefService
@@ -36,6 +36,7 @@ from glimpse.service.usage import UsageService
 from glimpse.settings import ImageSettings, ImportSettings
 from glimpse.store.staging import StagingArea
 from glimpse.store.stores import Stores
+from glimpse.store.web import WebFetcher
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,11 @@ class ImportParts:
 
     settings: ImportSettings
     staging: StagingArea
-    #: Opens web-download and glance-download URLs, within import filtering.
-    fetch: Fetch | None = None
+    #: Fetch web-download URLs and glance-download images, within import filtering.
+    web: WebFetcher | None = None
+    glance: WebFetcher | None = None
     #: Refuses a URL import filtering does not let through, at request time.
     check_uri: Callable[[str], None] | None = None
-    glance_lookup: GlanceLookup | None = None
     plugins: Sequence[Plugin] = field(default_factory=tuple)
     #: Passes staged and imported data through the disk-format checks.
     wrap: Callable[[Iterable[bytes], Image], Iterable[bytes]] | None = None
@@ -95,8 +96,8 @@ class Services:
             settings=imports.settings,
             image_settings=settings,
             lease=UploadLease(lease.holder, imports.settings.task_lease),
-            fetch=imports.fetch,
-            glance_lookup=imports.glance_lookup,
+            web=imports.web,
+            glance=imports.glance,
             plugins=imports.plugins,
             wrap=imports.wrap,
         )

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from glimpse.digest import DigestingStream
 from glimpse.errors import (
@@ -47,6 +47,7 @@ from glimpse.service.quotas import Quotas
 from glimpse.settings import ImageSettings, ImportSettings
 from glimpse.store.staging import StagingArea
 from glimpse.store.stores import Stores
+from glimpse.store.web import RemoteData, WebFetcher, open_remote_data, remote_image
 
 log = logging.getLogger(__name__)
 
@@ -62,32 +63,14 @@ class ImportFailed(GlimpseError):
     """An import step failed; the message is what the task shows."""
 
 
-class RemoteData(Protocol):
-    """Bytes being downloaded for an import, and the size the server announced."""
-
-    length: int | None
-
-    def chunks(self) -> Iterator[bytes]: ...
-
-    def close(self) -> None: ...
-
-
-#: Opens a URL for an import (web-download, glance-download) with extra headers,
-#: after the checks of import filtering; raises a GlimpseError naming what is wrong.
-Fetch = Callable[[str, Mapping[str, str]], RemoteData]
-
-
 @dataclass(frozen=True)
-class RemoteImage:
-    """What glance-download found of the image it copies: its record and its data URL."""
+class Credentials:
+    """What glance-download reads the other region's image with: the caller's token and
+    the image endpoints of its service catalog, as (region, interface, url). Kept in
+    memory for the task, never in the registry."""
 
-    record: Mapping[str, Any]
-    data_url: str
-    headers: Mapping[str, str]
-
-
-#: Finds the remote Glance and reads the image record glance-download copies.
-GlanceLookup = Callable[[Task], RemoteImage]
+    token: str | None
+    image_endpoints: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,8 +114,8 @@ class ImportRunner:
         settings: ImportSettings,
         image_settings: ImageSettings,
         lease: UploadLease,
-        fetch: Fetch | None = None,
-        glance_lookup: GlanceLookup | None = None,
+        web: WebFetcher | None = None,
+        glance: WebFetcher | None = None,
         plugins: Sequence[Plugin] = (),
         wrap: Callable[[Iterable[bytes], Image], Iterable[bytes]] | None = None,
     ) -> None:
@@ -144,8 +127,10 @@ class ImportRunner:
         self.settings = settings
         self.image_settings = image_settings
         self.lease = lease
-        self.fetch = fetch
-        self.glance_lookup = glance_lookup
+        #: Fetches web-download URLs, within import filtering.
+        self.web = web
+        #: Fetches glance-download images from other regions, within import filtering.
+        self.glance = glance
         self.plugins = tuple(plugins)
         self.wrap = wrap
         self._pool: ThreadPoolExecutor | None = None
@@ -154,12 +139,17 @@ class ImportRunner:
         self.finished: Callable[[Task], None] = lambda _task: None
 
     def submit(
-        self, task_id: str, *, is_admin: bool = False, roles: frozenset[str] = frozenset()
+        self,
+        task_id: str,
+        *,
+        is_admin: bool = False,
+        roles: frozenset[str] = frozenset(),
+        credentials: Credentials | None = None,
     ) -> None:
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.settings.workers, "glimpse-import")
-            self._pool.submit(self._run_logged, task_id, is_admin, roles)
+            self._pool.submit(self._run_logged, task_id, is_admin, roles, credentials)
 
     def close(self) -> None:
         """Stop taking tasks; those running carry on until the process ends (their
@@ -167,16 +157,27 @@ class ImportRunner:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _run_logged(self, task_id: str, is_admin: bool, roles: frozenset[str]) -> None:
+    def _run_logged(
+        self,
+        task_id: str,
+        is_admin: bool,
+        roles: frozenset[str],
+        credentials: Credentials | None,
+    ) -> None:
         try:
-            self.run(task_id, is_admin=is_admin, roles=roles)
+            self.run(task_id, is_admin=is_admin, roles=roles, credentials=credentials)
         except Exception:
             log.exception("import task %s: the runner failed", task_id)
 
     # -- one task ---------------------------------------------------------------------
 
     def run(
-        self, task_id: str, *, is_admin: bool = False, roles: frozenset[str] = frozenset()
+        self,
+        task_id: str,
+        *,
+        is_admin: bool = False,
+        roles: frozenset[str] = frozenset(),
+        credentials: Credentials | None = None,
     ) -> Task:
         """Do the import of ``task_id`` from start to end; the task as it ended."""
         task = self.tasks.get(task_id)
@@ -184,7 +185,7 @@ class ImportRunner:
             return task
         task = self.tasks.save(task.processing(utcnow()), task)
         self._renew(task)
-        job = _Job(self, task, is_admin, roles)
+        job = _Job(self, task, is_admin, roles, credentials)
         try:
             job.run()
         except BaseException as exc:
@@ -237,7 +238,7 @@ class ImportRunner:
                 self.tasks.save(task.failed(message, now, self._ttl()), task)
             except InvalidTransition:
                 continue
-            job = _Job(self, task, False, frozenset())
+            job = _Job(self, task, False, frozenset(), None)
             job.revert()
             if task.image_id is not None:
                 self.tasks.drop_lock(task.image_id, task.id)
@@ -253,9 +254,15 @@ class _Job:
     """One import task's steps and their undoing."""
 
     def __init__(
-        self, runner: ImportRunner, task: Task, is_admin: bool, roles: frozenset[str]
+        self,
+        runner: ImportRunner,
+        task: Task,
+        is_admin: bool,
+        roles: frozenset[str],
+        credentials: Credentials | None,
     ) -> None:
         self.runner = runner
+        self.credentials = credentials
         self.task = task
         self.is_admin = is_admin
         self.roles = roles
@@ -351,25 +358,57 @@ class _Job:
                 f"{image.owner}"
             )
 
-    def _web_source(self) -> tuple[RemoteData, Mapping[str, Any] | None]:
-        fetch = self.runner.fetch
-        if fetch is None:
+    def _web_source(self) -> RemoteData:
+        fetcher = self.runner.web
+        if fetcher is None:
             raise ImportFailed("web-download is not available at this site")
         uri = self.task.input["import_req"]["method"].get("uri")
-        return fetch(str(uri), {}), None
+        return fetcher.open(str(uri), size_cap=self.runner.image_settings.size_cap)
 
-    def _glance_source(self) -> tuple[RemoteData, Mapping[str, Any] | None]:
-        lookup, fetch = self.runner.glance_lookup, self.runner.fetch
-        if lookup is None or fetch is None:
+    def _glance_source(self) -> RemoteData:
+        """The other region's image: its record checked and its metadata taken, then its
+        data opened, with the caller's token."""
+        fetcher = self.runner.glance
+        if fetcher is None:
             raise ImportFailed("glance-download is not available at this site")
-        remote = lookup(self.task)
-        record = remote.record
+        method = self.task.input["import_req"]["method"]
+        region = str(method.get("glance_region"))
+        interface = str(method.get("glance_service_interface") or "public")
+        remote_id = str(method.get("glance_image_id"))
+        credentials = self.credentials or Credentials(None)
+        endpoint = next(
+            (
+                url
+                for where, kind, url in credentials.image_endpoints
+                if where == region and kind == interface
+            ),
+            None,
+        )
+        if endpoint is None:
+            raise ImportFailed(
+                f"No image service endpoint of interface {interface} in region {region} is "
+                "in the caller's service catalog"
+            )
+        record = remote_image(fetcher, endpoint, remote_id, credentials.token)
         if record.get("status") != "active":
             raise ImportFailed(
                 f"Source image status should be active instead of {record.get('status')}"
             )
+        try:
+            size = int(record["size"])
+        except (KeyError, TypeError, ValueError):
+            raise ImportFailed(
+                f"Size attribute of remote image {remote_id} could not be determined."
+            ) from None
         self._take_metadata(record)
-        return fetch(remote.data_url, remote.headers), record
+        return open_remote_data(
+            fetcher,
+            endpoint,
+            remote_id,
+            credentials.token,
+            expected_size=size,
+            size_cap=self.runner.image_settings.size_cap,
+        )
 
     def _take_metadata(self, record: Mapping[str, Any]) -> None:
         """Copy the remote image's formats and the properties glance-download copies."""
@@ -387,26 +426,9 @@ class _Job:
         )
         self.runner.images.save(changed.touched(utcnow()), image)
 
-    def _download(self, source: tuple[RemoteData, Mapping[str, Any] | None]) -> None:
-        remote, record = source
-        expected = remote.length
-        if record is not None:
-            try:
-                expected = int(record["size"])
-            except (KeyError, TypeError, ValueError):
-                remote.close()
-                raise ImportFailed(
-                    "Size attribute of remote image could not be determined."
-                ) from None
-        try:
-            written = self._stage(remote.chunks())
-        finally:
-            remote.close()
-        if expected and written != expected:
-            raise ImportFailed(
-                f"Task {self.task.id} failed because downloaded data size {written} is "
-                f"different from expected {expected}"
-            )
+    def _download(self, remote: RemoteData) -> None:
+        with remote:
+            self._stage(remote.chunks())
 
     def _copy_in(self, image: Image) -> None:
         """Read the active image's data from the first location that answers."""

@@ -40,6 +40,7 @@ from glimpse.service.import_flow import (
     FAILED_KEY,
     IMPORTING_KEY,
     STAGE_HOST_KEY,
+    Credentials,
     ImportRunner,
     merged,
 )
@@ -223,7 +224,12 @@ class ImportService:
     # -- import -----------------------------------------------------------------------
 
     def start(
-        self, actor: Actor, image_id: str, request: ImportRequest, request_id: str | None
+        self,
+        actor: Actor,
+        image_id: str,
+        request: ImportRequest,
+        request_id: str | None,
+        token: str | None = None,
     ) -> Task | Proxied | None:
         """Check an import request and start its task; None when there is nothing to do
         (a copy to every store to a copy already in each)."""
@@ -291,7 +297,12 @@ class ImportService:
             self.tasks.drop_lock(image.id, task.id)
             self._abandon(task, str(exc))
             raise
-        self.runner.submit(task.id, is_admin=self.access.is_admin(actor), roles=actor.roles)
+        self.runner.submit(
+            task.id,
+            is_admin=self.access.is_admin(actor),
+            roles=actor.roles,
+            credentials=Credentials(token, actor.image_endpoints),
+        )
         return task
 
     def _check_size_total(self, owner: str | None) -> None:

@@ -7,6 +7,12 @@ failures are retried with backoff, redirects are followed only to http(s)
 URLs within a limit, and no message or log line ever shows the credentials of
 a ``http://user:password@host/`` location.
 
+Hosts that resolve to non-public addresses (loopback, private networks, cloud
+metadata services) are refused unless the operator allows them, at every
+request and every redirect, with the address rules and the pinned transport
+of ``glimpse.store.web``: the connection goes to the very address checked, so
+a name whose DNS records change after the check cannot lead elsewhere.
+
 Failures reach callers as Glimpse errors: a location this store cannot name,
 or an object the server says is missing or forbidden (4xx), is ObjectNotFound;
 a server that fails (5xx), times out, cannot be reached, cuts a body short or
@@ -18,10 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import http.cookiejar
-import ipaddress
 import logging
 import re
-import socket
 import ssl
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -32,9 +36,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from glimpse import __version__
-from glimpse.errors import ConfigError, ObjectNotFound, StoreUnavailable
+from glimpse.errors import AddressRefused, ConfigError, ObjectNotFound, StoreUnavailable
 from glimpse.options import option
 from glimpse.store.base import StoreContext, StoredObject
+from glimpse.store.web.addresses import AddressRules
+from glimpse.store.web.transport import PinnedTransport
+from glimpse.store.web.urls import describe
+from glimpse.store.web.urls import redact as redact  # for callers of this store
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +51,6 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: Answers worth another try of an idempotent request: the server may manage soon.
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.ASCII)
-_USERINFO = re.compile(r"//[^/?#@\s]*@")
 
 
 class HttpStore:
@@ -98,7 +105,9 @@ class HttpStore:
         self.name = context.name
         self.options = options
         self._allowed = tuple(h.lower().strip("[]") for h in options.allowed_hosts)
+        rules = AddressRules(allow_private=options.allow_private_addresses, trusted=self._named)
         self._client = httpx.Client(
+            transport=PinnedTransport(rules, ssl_context=_tls_context(options, where)),
             timeout=httpx.Timeout(
                 connect=options.connect_timeout,
                 read=options.read_timeout,
@@ -106,7 +115,7 @@ class HttpStore:
                 pool=options.connect_timeout,
             ),
             follow_redirects=False,  # followed here: counted, and only to http(s) URLs
-            verify=_tls_context(options, where),
+            trust_env=False,  # a proxy from the environment would connect unchecked
             # The bytes as stored, not decoded: sizes and ranges count stored bytes.
             headers={
                 "User-Agent": options.user_agent or f"glimpse/{__version__}",
@@ -200,30 +209,6 @@ class HttpStore:
             for allowed in self._allowed
         )
 
-    def _check_addresses(self, url: httpx.URL, location: str) -> None:
-        """ObjectNotFound when ``url``'s host resolves to an address that is not public
-        and the operator did not name it: a registered URL must not make the API nodes
-        read their own loopback, private network or cloud metadata service.
-
-        Checked at every request and every redirect; a name whose records change
-        between this check and the connection is not caught here.
-        """
-        if self.options.allow_private_addresses or self._named(url.host):
-            return
-        try:
-            port = url.port or (443 if url.scheme == "https" else 80)
-            infos = socket.getaddrinfo(url.host, port, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError):
-            raise StoreUnavailable(f"cannot resolve the host of {redact(location)}") from None
-        for info in infos:
-            address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-            mapped = getattr(address, "ipv4_mapped", None)
-            if not (mapped or address).is_global:
-                raise ObjectNotFound(
-                    f"the http store does not read from {url.host}: it resolves to "
-                    f"{address}, which is not a public address"
-                )
-
     def _request(
         self,
         method: str,
@@ -292,7 +277,6 @@ class HttpStore:
     ) -> httpx.Response:
         """One request, tried again on transient failures; the streamed answer."""
         attempts = self.options.retries + 1
-        self._check_addresses(url, location)
         for attempt in range(1, attempts + 1):
             try:
                 request = self._client.build_request(method, url, headers=headers)
@@ -302,14 +286,18 @@ class HttpStore:
                     stream=True,
                 )
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                reason = _describe(exc)
+                reason = describe(exc)
             except httpx.HTTPError as exc:
-                raise StoreUnavailable(
-                    f"cannot read {redact(location)}: {_describe(exc)}"
-                ) from None
+                raise StoreUnavailable(f"cannot read {redact(location)}: {describe(exc)}") from None
             except httpx.InvalidURL:
                 # httpx parses a Location header even when not following it.
                 raise StoreUnavailable(f"{redact(location)} redirected to an invalid URL") from None
+            except AddressRefused as exc:
+                # Checked at every request and every redirect, by the transport.
+                raise ObjectNotFound(
+                    f"the http store does not read from {exc.host}: it resolves to "
+                    f"{exc.address}, which is not a public address ({exc.kind})"
+                ) from None
             else:
                 if response.status_code not in RETRY_STATUSES:
                     return response
@@ -360,7 +348,7 @@ class HttpStore:
                     yield data
             except httpx.HTTPError as exc:
                 raise StoreUnavailable(
-                    f"reading {redact(location)} failed: {_describe(exc)}"
+                    f"reading {redact(location)} failed: {describe(exc)}"
                 ) from None
         if wanted and source.size is not None:
             raise StoreUnavailable(
@@ -416,28 +404,6 @@ class HttpSource:
         return self.store._read(self, start, end)
 
 
-def redact(location: str) -> str:
-    """``location`` fit for messages and logs: no userinfo, no query (it may hold a
-    signature or a token), no fragment, and control characters escaped (a newline
-    in a location must not forge a log line)."""
-    # Escaped first: urlsplit would silently drop tabs and newlines.
-    location = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in location)
-    try:
-        parts = urlsplit(location)
-    except ValueError:
-        return _USERINFO.sub("//***@", location.partition("?")[0].partition("#")[0])
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rpartition("@")[2]
-    shown = f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme or netloc else parts.path
-    return shown + ("?..." if parts.query else "")
-
-
-def _describe(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    return _USERINFO.sub("//***@", text)
-
-
 def _status_error(code: int, location: str) -> ObjectNotFound | StoreUnavailable:
     # A missing, gone or forbidden object is simply not there for Glimpse; a failing
     # server (or one asking to be tried later) is an outage that may pass.
@@ -461,9 +427,9 @@ def _probe_size(response: httpx.Response) -> int | None:
     return _content_length(response)
 
 
-def _tls_context(options: HttpStore.Options, where: str) -> ssl.SSLContext | bool:
+def _tls_context(options: HttpStore.Options, where: str) -> ssl.SSLContext:
     if not options.ca_file:
-        return options.verify_tls
+        return httpx.create_ssl_context(verify=options.verify_tls)
     if not options.verify_tls:
         raise ConfigError(f"settings {where}: ca_file is set but verify_tls is false")
     try:
