@@ -10,7 +10,7 @@ GlimpseError
                  RangeNotSatisfiable
                  UrlRefused (AddressRefused)
   TooLarge       QuotaExceeded, StoreFull
-  UnsupportedMedia  UnsupportedPatchMedia
+  UnsupportedMedia  UnsupportedPatchMedia, InvalidImageData
   Unavailable    StoreUnavailable, Busy, FetchFailed
   ConfigError
 ```
@@ -154,6 +154,11 @@ class UnsupportedPatchMedia(UnsupportedMedia):
     def __init__(self, message: str, accepted: str) -> None:
         super().__init__(message)
         self.accepted = accepted
+
+
+class InvalidImageData(UnsupportedMedia):
+    """Image data that is not in its declared disk_format, or fails a safety check;
+    Glance answers 415 for it, as for a body it cannot take."""
 
 
 class Unavailable(GlimpseError):

@@ -176,6 +176,22 @@ class ImageSettings:
     show_image_direct_url: bool = option(
         False, "Show direct_url, the first location's URL, on images that have data."
     )
+    require_image_format_match: bool = option(
+        True,
+        "Refuse uploaded data of a bare image that is not in its disk_format (raw takes any "
+        "format, ami, ari, aki and ploop take data of no known format); off: a mismatch is "
+        "let through, but data failing a safety check never is.",
+    )
+    vmdk_allowed_types: tuple[str, ...] = option(
+        ("streamOptimized", "monolithicSparse"),
+        "VMDK create-types uploaded data may have (compared without case); the others "
+        "name extent files outside the image. Empty: no VMDK data is taken.",
+    )
+    gpt_safety_checks_nonfatal: tuple[str, ...] = option(
+        (),
+        "Safety checks whose failure does not refuse data seen as a GPT/MBR disk (the "
+        "MBR partition table check is 'mbr'); their failures are only logged.",
+    )
 
 
 @dataclass(frozen=True)

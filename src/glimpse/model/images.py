@@ -260,12 +260,14 @@ class Image:
         os_hash_value: str,
         location: Location,
         now: datetime,
+        virtual_size: int | None = None,
     ) -> Image:
-        """A saving image made active with the data its upload stored."""
+        """A saving image made active with the data its upload stored; ``virtual_size``
+        is what inspecting the data found (None: unknown)."""
         return dataclasses.replace(
             self.transition(Status.ACTIVE, now),
             size=size,
-            virtual_size=size if self.disk_format == "raw" else None,
+            virtual_size=virtual_size,
             checksum=checksum,
             os_hash_algo=os_hash_algo,
             os_hash_value=os_hash_value,

@@ -9,13 +9,13 @@ registry, the stores and the policy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from glimpse.auth.policy import Policy
 from glimpse.auth.properties import PropertyProtections
 from glimpse.cache.local import LocalCache
-from glimpse.model import Image, QuotaLimits, UploadLease
+from glimpse.model import QuotaLimits, UploadLease
 from glimpse.registry.images import ImageRegistry
 from glimpse.registry.members import MemberRegistry
 from glimpse.registry.metadef_items import MetadefItems
@@ -51,8 +51,6 @@ class ImportParts:
     #: Refuses a URL import filtering does not let through, at request time.
     check_uri: Callable[[str], None] | None = None
     plugins: Sequence[Plugin] = field(default_factory=tuple)
-    #: Passes staged and imported data through the disk-format checks.
-    wrap: Callable[[Iterable[bytes], Image], Iterable[bytes]] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,6 @@ class Services:
             web=imports.web,
             glance=imports.glance,
             plugins=imports.plugins,
-            wrap=imports.wrap,
         )
         image_service = ImageService(images, access, quotas, stores, settings, cache)
         return cls(

@@ -27,6 +27,7 @@ from glimpse.errors import (
     StoreUnavailable,
     TooLarge,
 )
+from glimpse.formats import InspectingStream
 from glimpse.model import Image, Location, Status, UploadLease, utcnow
 from glimpse.registry.images import ImageRegistry
 from glimpse.service.access import Access
@@ -92,10 +93,17 @@ class DataService:
             size_cap=cap,
             expected_size=expected_size,
         )
+        # Outside the digest: its size errors come first; refused data is never published.
+        inspected = InspectingStream(
+            stream,
+            disk_format=image.disk_format,
+            container_format=image.container_format,
+            settings=self.settings,
+        )
         try:
             url = target.store.put(
                 image.id,
-                self.quotas.metered(saving, stream, expected_size),
+                self.quotas.metered(saving, inspected, expected_size),
                 size=expected_size,
                 project=image.owner,
             )
@@ -119,6 +127,7 @@ class DataService:
             os_hash_value=digest.os_hash_value,
             location=location,
             now=utcnow(),
+            virtual_size=inspected.found.virtual_size if inspected.found else None,
         )
         try:
             return self.quotas.end_upload(active, saving)

@@ -39,6 +39,7 @@ from glimpse.errors import (
     QuotaExceeded,
     StoreUnavailable,
 )
+from glimpse.formats import InspectingStream
 from glimpse.model import UNLIMITED, Image, Location, Status, UploadLease, utcnow
 from glimpse.model.tasks import ENDED, Task, TaskStatus
 from glimpse.registry.images import ImageRegistry
@@ -117,7 +118,6 @@ class ImportRunner:
         web: WebFetcher | None = None,
         glance: WebFetcher | None = None,
         plugins: Sequence[Plugin] = (),
-        wrap: Callable[[Iterable[bytes], Image], Iterable[bytes]] | None = None,
     ) -> None:
         self.images = images
         self.tasks = tasks
@@ -132,7 +132,6 @@ class ImportRunner:
         #: Fetches glance-download images from other regions, within import filtering.
         self.glance = glance
         self.plugins = tuple(plugins)
-        self.wrap = wrap
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         #: Told of each task when it ends (tests and metrics).
@@ -445,10 +444,7 @@ class _Job:
 
     def _stage(self, chunks: Iterable[bytes]) -> int:
         cap = self.runner.image_settings.size_cap
-        stream: Iterable[bytes] = self._watched(_capped(chunks, cap))
-        wrap = self.runner.wrap
-        if wrap is not None and not self.copying:
-            stream = wrap(stream, self.runner.images.get(self.image_id))
+        stream = self._watched(_capped(chunks, cap))
         return self.runner.staging.write(self.image_id, stream, replace=True)
 
     def _run_plugins(self) -> None:
@@ -471,14 +467,23 @@ class _Job:
         """Write the staged file to ``store`` and record the location."""
         named = self.runner.stores.writable(store)
         size = self.runner.staging.size(self.image_id)
+        settings = self.runner.image_settings
         stream = DigestingStream(
             self._watched(self.runner.staging.chunks(self.image_id)),
-            algo=self.runner.image_settings.hash_algo,
-            size_cap=self.runner.image_settings.size_cap,
+            algo=settings.hash_algo,
+            size_cap=settings.size_cap,
             expected_size=size,
         )
         image = self._image()
-        url = named.store.put(image.id, stream, size=size, project=image.owner)
+        # The data as it will be stored, after the plugins: inspected as an upload's is
+        # (a copy's was, when it came in).
+        inspected = InspectingStream(
+            stream,
+            disk_format=image.disk_format,
+            container_format=None if self.copying else image.container_format,
+            settings=settings,
+        )
+        url = named.store.put(image.id, inspected, size=size, project=image.owner)
         self.written[store] = url
         digest = stream.digest
         if digest is None:
@@ -496,9 +501,9 @@ class _Job:
             checksum=digest.checksum,
             os_hash_algo=digest.os_hash_algo,
             os_hash_value=digest.os_hash_value,
-            virtual_size=current.virtual_size
-            if current.virtual_size is not None
-            else (digest.size if current.disk_format == "raw" else None),
+            virtual_size=inspected.found.virtual_size
+            if inspected.found is not None and inspected.found.virtual_size is not None
+            else current.virtual_size,
         )
         if set_active and current.status == Status.IMPORTING:
             changed = changed.transition(Status.ACTIVE, utcnow())

@@ -31,6 +31,7 @@ from glimpse.errors import (
     SizeMismatch,
     TooLarge,
 )
+from glimpse.formats import InspectingStream
 from glimpse.model import UNLIMITED, Image, Status, UploadLease, utcnow
 from glimpse.model.tasks import Task, TaskStatus
 from glimpse.registry.images import ImageRegistry
@@ -108,14 +109,15 @@ class ImportService:
         image_id: str,
         chunks: Iterable[bytes],
         expected_size: int | None = None,
-        wrap: Callable[[Iterable[bytes], Image], Iterable[bytes]] | None = None,
     ) -> Image:
         """Stream data into the staging area; the image is ``uploading`` once it is whole.
 
         The same limits as an upload hold while the bytes arrive (the size cap,
         a declared size), plus the owner's ``image_stage_total``. Any failure
-        removes what was staged and returns the image to ``queued``. ``wrap``
-        may pass the chunks through a check of their own (format inspection).
+        removes what was staged and returns the image to ``queued``. The data is
+        inspected as it arrives, as an upload's is (unless a decompression plugin
+        will unpack it first): data that is not what its ``disk_format`` says, or is
+        unsafe, is refused at once; the import inspects it again before storing.
         """
         if "glance-direct" not in self.settings.methods:
             raise NotFound("'glance-direct' method is not available at this site.")
@@ -128,8 +130,13 @@ class ImportService:
         self._start_staging(uploading, image)
         self.registry.renew_lease(image.id, self.lease.holder, self._lease_end(), Status.UPLOADING)
         stream: Iterable[bytes] = self._stage_metered(image, chunks, expected_size)
-        if wrap is not None:
-            stream = wrap(stream, image)
+        if "image_decompression" not in self.settings.plugins:
+            stream = InspectingStream(
+                stream,
+                disk_format=image.disk_format,
+                container_format=image.container_format,
+                settings=self.images,
+            )
         try:
             size = self.staging.write(image.id, stream)
         except BaseException:
