@@ -238,6 +238,9 @@ def observed(
     if metrics is not None and cache is not None:
         cache.observer = metrics.cache_event
         metrics.cache_event("size", cache.index.total())
+    pictures = app.state.pictures
+    if metrics is not None and pictures is not None:
+        pictures.service.observer = metrics.rendered
     if metrics is not None:
         # Store failures are counted where the service meets them, by store.
         data = dataclasses.replace(app.state.services.data, store_errors=metrics.store_error)

@@ -42,6 +42,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 EXPOSURES = ("off", "open", "admins")
 #: Request durations: metadata calls take milliseconds, image transfers minutes.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+RENDER_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+_(\d+)\.db$")
 
@@ -109,6 +110,8 @@ class Metrics:
     #: The image cache's metrics, made at its first event: a process without a cache
     #: (the main process checking the settings) then leaves no files of zeros behind.
     cache: dict[str, Counter | Gauge] = field(default_factory=dict)
+    #: The Pictures API's metrics, made at its first rendition (as the cache's).
+    pictures: dict[str, Any] = field(default_factory=dict)
     _series: dict[tuple[str, str, int], tuple[Any, Any, Any, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -228,6 +231,13 @@ class Metrics:
         else:
             metric.inc(amount)
 
+    def rendered(self, fmt: str, seconds: float) -> None:
+        """Count a rendition this process rendered and published, and how long it took."""
+        if not self.pictures:
+            self.pictures.update(_picture_metrics(self.local))
+        self.pictures["renders"].labels(fmt).inc()
+        self.pictures["seconds"].labels(fmt).observe(seconds)
+
     def sample_pool(self) -> None:
         """Record how many registry connections this process holds now."""
         if self.pool is None:
@@ -278,6 +288,27 @@ def _cache_metrics(local: CollectorRegistry | None) -> dict[str, Counter | Gauge
         multiprocess_mode="mostrecent",
     )
     return found
+
+
+def _picture_metrics(local: CollectorRegistry | None) -> dict[str, Any]:
+    """The renderer's counter and timings, by output format."""
+    from prometheus_client import Counter, Histogram
+
+    return {
+        "renders": Counter(
+            "glimpse_picture_renders",
+            "Renditions rendered and published (each is rendered once), by output format.",
+            ["format"],
+            registry=local,
+        ),
+        "seconds": Histogram(
+            "glimpse_picture_render_seconds",
+            "Time to decode, resize, encode and store one rendition, by output format.",
+            ["format"],
+            buckets=RENDER_BUCKETS,
+            registry=local,
+        ),
+    }
 
 
 def _alive(pid: int) -> bool:

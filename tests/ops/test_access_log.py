@@ -58,6 +58,7 @@ def test_one_line_per_request_with_its_facts(logged: tuple[ServerProcess, Path])
     assert put["project"] == "p-access"
     assert put["client"] == "127.0.0.1"
     assert isinstance(put["duration_ms"], float)
+    assert put["worker"] in server.pids()
     assert get["bytes_out"] == 300
     assert get["status"] == 200
     assert get["level"] == "INFO"
@@ -127,7 +128,7 @@ def test_text_lines_name_the_request(launch: Launch) -> None:
     request_id = response.headers["x-openstack-request-id"]
     pattern = re.compile(
         rf"INFO glimpse\.access \[{request_id}\] 127\.0\.0\.1 \"GET /versions\" 200 in=0 "
-        rf"out=\d+ [0-9.]+ms route=/versions user=- project=-"
+        rf"out=\d+ [0-9.]+ms route=/versions user=- project=- worker=\d+"
     )
     text = wait_for_text(server, pattern)
     assert pattern.search(text), text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -20,12 +21,20 @@ COUNT = 200
 
 
 async def _together(
-    url: str, requests: list[tuple[str, str, dict[str, object]]]
+    url: str, requests: list[tuple[str, str, dict[str, object]]], stagger: float = 0.0
 ) -> list[httpx.Response]:
-    limits = httpx.Limits(max_connections=COUNT, max_keepalive_connections=COUNT)
+    """Send ``requests`` at once, each on a connection of its own; ``stagger`` seconds
+    between their starts let both workers accept some (a burst of connections is
+    mostly taken by the worker that wakes first)."""
+    limits = httpx.Limits(max_connections=COUNT, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+
+        async def send(n: int, method: str, path: str, kwargs: dict[str, object]) -> httpx.Response:
+            await asyncio.sleep(n * stagger)
+            return await client.request(method, path, **kwargs)  # type: ignore[arg-type]
+
         return await asyncio.gather(
-            *(client.request(method, path, **kwargs) for method, path, kwargs in requests)  # type: ignore[arg-type]
+            *(send(n, method, path, kwargs) for n, (method, path, kwargs) in enumerate(requests))
         )
 
 
@@ -49,15 +58,40 @@ def _rendered_lines(server: ServerProcess, picture_id: str) -> list[str]:
 
 def test_concurrent_requests_render_once(server: ServerProcess, client: httpx.Client) -> None:
     assert server.workers == 2
-    picture_id = uploaded(client, jpeg(noise(1600, 1200)))
-    path = f"{PREFIX}/derived/{picture_id}-300x200.webp?fit=fill&gravity=attention"
-    answers = asyncio.run(_together(server.url, [("GET", path, {})] * COUNT))
+    # A rendition that takes a while (attention crop, AVIF), asked for over 0.2 s.
+    picture_id = uploaded(client, jpeg(noise(3200, 2400)))
+    path = f"{PREFIX}/derived/{picture_id}-600x400.avif?fit=fill&gravity=attention"
+    answers = asyncio.run(_together(server.url, [("GET", path, {})] * COUNT, stagger=0.001))
     assert {response.status_code for response in answers} == {200}
     assert len({response.content for response in answers}) == 1
     assert len({response.headers["etag"] for response in answers}) == 1
     (made,) = client.get(f"{PREFIX}/original/{picture_id}/info").json()["renditions"]
     assert made["renders"] == 1  # one claim was ever taken in the registry
     assert len(_rendered_lines(server, picture_id)) == 1  # and one renderer logged its work
+    # The requests were answered by both worker processes (the access lines name them):
+    # those of the worker that did not render waited for the other's result.
+    ids = {response.headers["x-openstack-request-id"] for response in answers}
+    workers = _answering_workers(server, ids)
+    assert len(workers) == 2, workers
+    assert workers <= set(server.pids())
+    # The renderer's counter, over both workers, says the same.
+    metrics = httpx.get(f"{server.url}/metrics", timeout=30).text
+    renders = re.findall(
+        r'^glimpse_picture_renders_total\{format="avif"\} ([0-9.]+)$', metrics, re.M
+    )
+    assert float(renders[0]) >= 1
+    assert re.search(r'^glimpse_picture_render_seconds_count\{format="avif"\} ', metrics, re.M)
+
+
+def _answering_workers(server: ServerProcess, request_ids: set[str]) -> set[int]:
+    """The worker processes whose access lines name these requests."""
+    found: set[int] = set()
+    pattern = re.compile(r"\[(req-[0-9a-f-]+)\] .* worker=(\d+)$")
+    for line in server.log_path.read_text(errors="replace").splitlines():
+        match = pattern.search(line)
+        if match and match.group(1) in request_ids:
+            found.add(int(match.group(2)))
+    return found
 
 
 def _engine(server: ServerProcess) -> sqlalchemy.Engine:

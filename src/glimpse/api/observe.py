@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -163,10 +164,11 @@ class Observer:
             peer = _printable(str(client[0])) if client else "-"
             path = _printable(scope.get("root_path", "") + scope["path"])
             milliseconds = round(seconds * 1000, 3)
+            worker = os.getpid()  # which worker process answered: several share a port
             logs.write_access(
                 f'{peer} "{method} {path}" {status} in={exchange.received} '
                 f"out={exchange.sent} {milliseconds:.1f}ms route={route} user={user} "
-                f"project={project}",
+                f"project={project} worker={worker}",
                 {
                     "client": peer,
                     "method": method,
@@ -178,6 +180,7 @@ class Observer:
                     "duration_ms": milliseconds,
                     "user": user,
                     "project": project,
+                    "worker": worker,
                 },
             )
 

@@ -102,6 +102,8 @@ class PictureService:
         self.holder = holder
         #: Renditions this process rendered and published (the registry counts claims).
         self.renders = 0
+        #: Told of each rendition published: its format and the seconds it took (metrics).
+        self.observer: Callable[[str, float], None] = lambda _format, _seconds: None
 
     # -- access -----------------------------------------------------------------------------
 
@@ -279,6 +281,7 @@ class PictureService:
         (the picture replaced or deleted, or a slow render taken over), in which
         case the bytes are removed and the caller looks again.
         """
+        started = time.perf_counter()
         try:
             original = _original(
                 self.stores.open(picture.location, picture.store), self.limits.max_upload
@@ -310,6 +313,7 @@ class PictureService:
             named.store.delete(location)
             return None
         self.renders += 1
+        self.observer(rendered.format, time.perf_counter() - started)
         log.info("pictures: rendered %s %s (%d bytes)", picture.id, spec.key, stored.size)
         return self.registry.rendition(picture.id, picture.version, spec.key)
 
