@@ -41,42 +41,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from common import GIB, MIB, ROOT, BenchError
+from common import GIB, MIB, BenchError, make_data, parse_size, reexec_in_venv
 from servers import Nginx
 from tools import api
 
-VENV = ROOT / ".venv"
 DEFAULT_WORK = Path(os.environ.get("GLIMPSE_BENCH_DIR", "/tmp/glimpse-bench")) / "cache"
 CONTAINER = "glimpse-bench-cache"
 RATIO_TARGET = 0.9
-
-
-def reexec_in_venv() -> None:
-    python = VENV / "bin" / "python"
-    if Path(sys.prefix).resolve() != VENV.resolve() and python.exists():
-        os.execv(str(python), [str(python), *sys.argv])  # noqa: S606 - our own interpreter
-
-
-def parse_size(text: str) -> int:
-    units = {"GiB": GIB, "MiB": MIB, "KiB": 1024, "": 1}
-    for unit, factor in units.items():
-        if unit and text.endswith(unit):
-            return int(float(text[: -len(unit)]) * factor)
-    return int(text)
-
-
-def make_data(path: Path, size: int) -> None:
-    """A random file of ``size`` bytes, made once and kept."""
-    if path.exists() and path.stat().st_size == size:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as out:
-        os.fchmod(out.fileno(), 0o644)
-        left = size
-        while left:
-            block = os.urandom(min(left, 4 * MIB))
-            out.write(block)
-            left -= len(block)
 
 
 def curl_get(url: str) -> dict[str, float]:

@@ -35,6 +35,7 @@ GROUPS = {
     "metadefs": "glimpse.cli.metadefs",
     "image": "glimpse.cli.images",
     "picture": "glimpse.cli.pictures",
+    "fetch": "glimpse.cli.fetch",
     "completion": "glimpse.cli.completion",
 }
 
