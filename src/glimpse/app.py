@@ -300,13 +300,9 @@ def build_imports(settings: Settings) -> ImportParts:
             raise ConfigError(
                 f"setting imports.{kind} names {', '.join(unknown)}; known: {', '.join(known)}"
             )
-    staging = StagingArea(Path(config.staging_dir or Path(settings.data_dir) / "staging").resolve())
-    try:
-        staging.ensure()
-    except OSError as exc:
-        raise ConfigError(f"cannot prepare the staging area {staging.directory}: {exc}") from None
     methods = config.methods
-    web = WebFetcher(settings.import_filtering) if "web-download" in methods else None
+    # The legacy import task fetches as web-download does, offered or not.
+    web = WebFetcher(settings.import_filtering)
     glance = (
         WebFetcher(settings.import_filtering, method="glance-download")
         if "glance-download" in methods
@@ -314,24 +310,34 @@ def build_imports(settings: Settings) -> ImportParts:
     )
     return ImportParts(
         settings=config,
-        staging=staging,
-        web=web,
+        staging=staging_area(settings),
+        web=web if "web-download" in methods else None,
         glance=glance,
-        # The legacy import task fetches as web-download does, offered or not.
-        check_uri=WebFetcher(settings.import_filtering).check,
+        check_uri=web.check,
         plugins=import_plugins.build(config),
     )
+
+
+def staging_area(settings: Settings) -> StagingArea:
+    """This node's staging area (``[imports] staging_dir``), its directory made."""
+    config = settings.imports
+    staging = StagingArea(Path(config.staging_dir or Path(settings.data_dir) / "staging").resolve())
+    try:
+        staging.ensure()
+    except OSError as exc:
+        raise ConfigError(f"cannot prepare the staging area {staging.directory}: {exc}") from None
+    return staging
 
 
 def build_scrubber(settings: Settings, images: ImageRegistry, stores: Stores) -> Scrubber:
     """The scrubber over the registry behind ``images`` and the enabled ``stores``."""
     quotas = Quotas(images, limits_table(settings.quotas))
-    parts = build_imports(settings)
+    staging = staging_area(settings)
     runner = ImportRunner(
         images=images,
         tasks=TaskRegistry(images.engine),
         stores=stores,
-        staging=parts.staging,
+        staging=staging,
         quotas=quotas,
         settings=settings.imports,
         image_settings=settings.images,
@@ -347,7 +353,7 @@ def build_scrubber(settings: Settings, images: ImageRegistry, stores: Stores) ->
         scrub_time=settings.images.scrub_time,
         reap_imports=runner.reap,
         expire_tasks=runner.remove_expired,
-        unstage=parts.staging.remove,
+        unstage=staging.remove,
     )
 
 

@@ -33,7 +33,7 @@ from glimpse.errors import (
 )
 from glimpse.formats import InspectingStream
 from glimpse.model import UNLIMITED, Image, Status, UploadLease, utcnow
-from glimpse.model.tasks import Task, TaskStatus
+from glimpse.model.tasks import ENDED, Task, TaskStatus
 from glimpse.registry.images import ImageRegistry
 from glimpse.registry.tasks import IMPORT_LOCK, TaskNotFound, TaskRegistry
 from glimpse.service.access import Access
@@ -53,8 +53,6 @@ from glimpse.store.stores import Stores
 log = logging.getLogger(__name__)
 
 MIB = 1 << 20
-#: Task statuses whose lock on an image may be taken over once it is old enough.
-_BUSTABLE = frozenset(TaskStatus)
 
 
 @dataclass(frozen=True)
@@ -350,8 +348,8 @@ class ImportService:
         if task.status == TaskStatus.PENDING:
             expiry *= 2
         age = utcnow() - task.updated_at
-        if task.status in _BUSTABLE and age >= expiry:
-            if task.status not in (TaskStatus.SUCCESS, TaskStatus.FAILURE):
+        if age >= expiry:
+            if task.status not in ENDED:
                 with contextlib.suppress(InvalidTransition):
                     self.tasks.save(
                         task.failed("Expired lock preempted", utcnow(), self._ttl()), task
@@ -400,7 +398,7 @@ class ImportService:
         properties.pop(STAGE_HOST_KEY, None)
         marked = image.with_properties(properties).touched(utcnow())
         if method != "copy-image":
-            marked = dataclasses.replace(marked.transition(Status.IMPORTING, utcnow()))
+            marked = marked.transition(Status.IMPORTING, utcnow())
         self.registry.save(marked, image)
         if method != "copy-image":
             self.registry.renew_lease(
