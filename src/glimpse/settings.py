@@ -324,6 +324,12 @@ class PicturesSettings:
     keep_icc: bool = option(
         False, "Keep the ICC profile in renditions; off: convert to sRGB and strip it."
     )
+    fast_shrink: bool = option(
+        True,
+        "Decode JPEG originals at the smallest of 1/8, 1/4 or 1/2 scale that still covers "
+        "the rendition (about half the work of libvips' default, which keeps a factor of "
+        "two for its resize); off: sharper on fine patterns.",
+    )
     placeholder: str = option("blurhash", "Placeholder computed at upload: blurhash or none.")
     public_reads: bool = option(
         True, "Anyone may read originals and renditions; off: valid credentials are needed."

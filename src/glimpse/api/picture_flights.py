@@ -54,13 +54,9 @@ class Flights:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.patience
         pause = _FIRST_PAUSE
-        found: Rendition | None = await run_in_threadpool(self.service.claim, picture, spec)
+        found = await self._make(picture, spec)
         while True:
-            if found is None:  # the claim is ours
-                made = await self._render(picture, spec)
-                if made is not None:
-                    return made
-            elif found.ready:
+            if found is not None and found.ready:
                 return found
             if loop.time() > deadline:
                 raise Busy("The rendition is still being made; retry shortly", retry_after=2)
@@ -72,12 +68,9 @@ class Flights:
                 and found.lease_expires_at is not None
                 and found.lease_expires_at < utcnow()
             ):
-                found = await run_in_threadpool(self.service.claim, picture, spec)
+                found = await self._make(picture, spec)
 
-    async def _render(self, picture: Picture, spec: Spec) -> Rendition | None:
-        try:
-            future = self.service.pool.submit(lambda: self.service.render(picture, spec))
-        except Busy:
-            await run_in_threadpool(self.service.release, picture, spec)
-            raise
+    async def _make(self, picture: Picture, spec: Spec) -> Rendition | None:
+        """Claim and render in one job of the bounded pool (Busy when it is full)."""
+        future = self.service.pool.submit(lambda: self.service.make(picture, spec))
         return await asyncio.wrap_future(future)

@@ -200,7 +200,10 @@ async def derived(request: Request) -> Response:
     picture, rendition, source = found.picture, found.rendition, found.source
     if rendition is None or source is None:
         rendition = await api.flights.get(picture, found.spec)
-        source = await run_in_threadpool(api.service.source, rendition)
+        if request.app.state.inline_reads:
+            source = api.service.source(rendition)
+        else:
+            source = await run_in_threadpool(api.service.source, rendition)
     settings = api.settings
     headers = {
         "Cache-Control": settings.rendition_cache_control

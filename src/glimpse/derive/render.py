@@ -3,8 +3,9 @@
 Only trusted loaders run (JPEG, PNG, WebP, GIF, HEIF/AVIF, TIFF): every other
 libvips loader is blocked at start-up, so an upload can never reach a
 lesser-tested parser. The header is read lazily and checked against the limits
-before a pixel is decoded. A rendition is one ``thumbnail`` call (shrink-on-load,
-EXIF orientation applied, crop after shrinking), then flattening for formats
+before a pixel is decoded. A rendition is one ``thumbnail`` (shrink-on-load, at the
+smallest JPEG scale that covers the output; EXIF orientation applied; crop after
+shrinking), then flattening for formats
 without transparency, then a save that keeps no metadata (or only the ICC
 profile). Animated GIF and WebP keep their frames when the rendition is a GIF
 or WebP.
@@ -42,6 +43,8 @@ _ALLOWED_LOADERS = (
     "VipsForeignLoadTiff",
 )
 ANIMATED_OUTPUTS = ("gif", "webp")
+#: Scales libjpeg can decode at (1/8, 1/4, 1/2), scaling in the DCT domain.
+_JPEG_SHRINKS = (8, 4, 2)
 _SUFFIX = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "avif": ".avif", "gif": ".gif"}
 
 
@@ -180,8 +183,40 @@ def decode_small(original: Original, header: Header, side: int = 32) -> tuple[in
         raise Invalid(f"The picture cannot be decoded: {_first_line(exc)}") from None
 
 
-def render(original: Original, header: Header, spec: Spec, *, keep_icc: bool) -> Rendered:
-    """Render ``spec`` from ``original`` (whose ``header`` passed the limits)."""
+def jpeg_shrink(width: int, height: int, spec: Spec) -> int:
+    """The largest JPEG shrink-on-load that still decodes every pixel ``spec`` needs
+    from a ``width`` x ``height`` picture (its sides as shown, after EXIF rotation).
+
+    libvips' ``thumbnail`` keeps a factor of two for its resize, so it decodes a
+    4000-pixel JPEG at 2000 for an 800-pixel rendition. Decoding at the smallest
+    scale that still covers the output (as PIL's draft mode and sharp's fast
+    shrink-on-load do) costs much less; the price is a trace of aliasing in
+    fine patterns.
+    """
+    across, down = spec.width / width, spec.height / height
+    needed = min(across, down) if spec.fit in ("fit", "pad") else max(across, down)
+    for shrink in _JPEG_SHRINKS:
+        if shrink * needed <= 1:
+            return shrink
+    return 1
+
+
+def _fast_shrink(original: Original, header: Header, spec: Spec) -> int:
+    """``jpeg_shrink`` for a still JPEG, reading its orientation from the header; else 1."""
+    if header.format != "jpeg" or header.pages > 1:
+        return 1
+    image = _open(original, access="sequential")
+    orientation = int(image.get("orientation")) if image.get_typeof("orientation") else 1
+    turned = orientation >= 5  # 5-8 swap the sides
+    width, height = (header.height, header.width) if turned else (header.width, header.height)
+    return jpeg_shrink(width, height, spec)
+
+
+def render(
+    original: Original, header: Header, spec: Spec, *, keep_icc: bool, fast_shrink: bool = True
+) -> Rendered:
+    """Render ``spec`` from ``original`` (whose ``header`` passed the limits); with
+    ``fast_shrink``, still JPEGs are decoded at the scale ``jpeg_shrink`` gives."""
     animated = header.pages > 1 and spec.format in ANIMATED_OUTPUTS
     size = "force" if spec.fit == "force" else ("both" if spec.enlarge else "down")
     width = spec.width
@@ -197,7 +232,11 @@ def render(original: Original, header: Header, spec: Spec, *, keep_icc: bool) ->
         kwargs["crop"] = spec.gravity
     load = "n=-1" if animated else ""
     try:
-        if original.path is not None:
+        shrink = _fast_shrink(original, header, spec) if fast_shrink else 1
+        if shrink > 1:
+            image = _open(original, f"shrink={shrink}", access="sequential")
+            image = image.thumbnail_image(width, **kwargs)
+        elif original.path is not None:
             image = pyvips.Image.thumbnail(f"{original.path}[{load}]", width, **kwargs)
         else:
             assert original.data is not None

@@ -1,48 +1,73 @@
-"""Hot reads on the DBAPI cursor: Core selects compiled once for the engine's dialect.
+"""Hot statements on the DBAPI cursor: Core statements compiled once for the engine's dialect.
 
 The statements are built with SQLAlchemy Core like every other one in the
 registry, so the tables stay the one source of truth for the SQL. Running one
 through ``Connection.execute`` costs 15-25 µs of bookkeeping (execution
 context, result metadata, events) on top of the 3-4 µs SQLite needs to answer
 a primary-key lookup, and showing one image takes four statements. So the
-reads every image request makes run here instead: on a pooled DBAPI
-connection (checked out and reset exactly as ``engine.connect()`` does), with
-the columns' own result processors applied, so rows hold the same values as
-through ``Connection.execute`` (SQLite returns timestamps as text).
+reads every image request makes, and the claim and publish every new rendition
+makes, run here instead: on a pooled DBAPI connection (checked out and reset
+exactly as ``engine.connect()`` does), with the columns' own bind and result
+processors applied, so values go in and come out as through
+``Connection.execute`` (SQLite stores timestamps as text).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, Select
+from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor, Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 
 
-class CompiledSelect:
-    """One select compiled for ``dialect``; its parameters are plain ``bindparam`` values
-    that the driver takes as they are (no expanding ``IN``, no bind processors)."""
+class Compiled:
+    """One statement compiled for ``dialect`` (no expanding ``IN``).
 
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+    Parameters are its ``bindparam`` names; values written into the statement
+    itself (``column == "ready"``) are sent as they were compiled. A select's
+    rows come back with its columns' result processors applied.
+    """
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
         self.sql = compiled.string
         self._positions = tuple(compiled.positiontup or ()) if compiled.positional else None
+        binds = compiled.binds.items()
+        self._constants = {name: bind.value for name, bind in binds if not bind.required}
+        self._binders = {
+            name: binder
+            for name, bind in binds
+            if (binder := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
+        columns = getattr(statement, "selected_columns", ())
         processors = (
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.selected_columns
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
         self._processors: list[tuple[int, Callable[[Any], Any]]] = [
             (index, processor) for index, processor in enumerate(processors) if processor
         ]
 
+    def run(self, cursor: DBAPICursor, params: Mapping[str, Any]) -> int:
+        """Run the statement on ``cursor``; the number of rows it changed."""
+        values = {**self._constants, **params} if self._constants else params
+        if self._binders:
+            values = dict(values)
+            for name, binder in self._binders.items():
+                if name in values:
+                    values[name] = binder(values[name])
+        if self._positions is None:
+            cursor.execute(self.sql, values)
+        else:
+            cursor.execute(self.sql, tuple(values[name] for name in self._positions))
+        return int(cursor.rowcount)
+
     def rows(self, cursor: DBAPICursor, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run the select on ``cursor`` and return every row, its values processed."""
-        if self._positions is None:
-            cursor.execute(self.sql, params)
-        else:
-            cursor.execute(self.sql, tuple(params[name] for name in self._positions))
+        self.run(cursor, params)
         found = cursor.fetchall()
         if not self._processors:
             return [tuple(row) for row in found]
@@ -55,8 +80,7 @@ class CompiledSelect:
         return processed
 
 
-@contextlib.contextmanager
-def cursor(engine: Engine) -> Iterator[DBAPICursor]:
+def cursor(engine: Engine) -> contextlib.AbstractContextManager[DBAPICursor]:
     """A cursor in a read transaction on a connection from ``engine``'s pool; the
     connection goes back (rolled back, as after ``engine.connect()``) when the block ends.
 
@@ -65,14 +89,42 @@ def cursor(engine: Engine) -> Iterator[DBAPICursor]:
     the database's shared lock once (two ``fcntl`` calls per image read instead of
     eight). PostgreSQL's driver begins a transaction at the first statement itself.
     """
+    return _pooled(engine, "BEGIN", commit=False)
+
+
+def transaction(engine: Engine) -> contextlib.AbstractContextManager[DBAPICursor]:
+    """A cursor in a write transaction on a connection from ``engine``'s pool, committed
+    when the block ends and rolled back if it raises.
+
+    On SQLite the transaction begins ``IMMEDIATE``: it takes the write lock at once
+    (waiting up to the busy timeout), so two writers never both read and then fail
+    to upgrade. PostgreSQL's driver begins one at the first statement.
+    """
+    return _pooled(engine, "BEGIN IMMEDIATE", commit=True)
+
+
+@contextlib.contextmanager
+def _pooled(engine: Engine, sqlite_begin: str, *, commit: bool) -> Iterator[DBAPICursor]:
     connection = engine.raw_connection()
     try:
         found = connection.cursor()
         try:
             if engine.dialect.name == "sqlite":
-                found.execute("BEGIN")
-            yield found
+                found.execute(sqlite_begin)
+            try:
+                yield found
+            except BaseException:
+                connection.rollback()
+                raise
+            if commit:
+                connection.commit()
         finally:
             found.close()
     finally:
         connection.close()
+
+
+def integrity_error(engine: Engine) -> type[Exception]:
+    """The DBAPI's IntegrityError for ``engine`` (a key taken, a foreign key gone)."""
+    error: type[Exception] = engine.dialect.loaded_dbapi.IntegrityError
+    return error

@@ -92,7 +92,7 @@ class ImageRegistry:
         # Reading one image is every image request's first step: see compiled.py.
         dialect = engine.dialect
         self._get_one = [
-            compiled.CompiledSelect(statement, dialect)
+            compiled.Compiled(statement, dialect)
             for statement in (_GET, _PROPERTIES_OF_ONE, _TAGS_OF_ONE, _LOCATIONS_OF_ONE)
         ]
         self._memo = ReadMemo.of(engine)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Row, bindparam, delete, insert, select, update
+from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.exc import IntegrityError
 
 from glimpse.errors import Duplicate, Gone, NotFound
@@ -48,10 +49,64 @@ _RENDITION_COLUMNS = tuple(Rendition.__dataclass_fields__)
 _FIND_PICTURE = select(*(pictures.c[name] for name in _PICTURE_COLUMNS)).where(
     pictures.c.id == bindparam("picture_id"), pictures.c.status == bindparam("active")
 )
-_FIND_RENDITION = select(*(picture_renditions.c[name] for name in _RENDITION_COLUMNS)).where(
+_RENDITION_KEY = (
     picture_renditions.c.picture_id == bindparam("picture_id"),
     picture_renditions.c.version == bindparam("version"),
     picture_renditions.c.spec == bindparam("spec"),
+)
+_FIND_RENDITION = select(*(picture_renditions.c[name] for name in _RENDITION_COLUMNS)).where(
+    *_RENDITION_KEY
+)
+# Every new rendition claims, publishes and rereads its row: those statements run
+# compiled on the DBAPI cursor too (see compiled.py). Bind names differ from the
+# column names, which SQLAlchemy keeps for the SET clause of its own statements.
+_HOLDERS_CLAIM = picture_renditions.c.holder == bindparam("claimant")
+_CLAIM_NEW = insert(picture_renditions).values(
+    picture_id=bindparam("picture_id"),
+    version=bindparam("version"),
+    spec=bindparam("spec"),
+    status=RENDERING,
+    attempts=1,
+    holder=bindparam("claimant"),
+    lease_expires_at=bindparam("expires"),
+)
+_CLAIM_EXPIRED = (
+    update(picture_renditions)
+    .where(
+        *_RENDITION_KEY,
+        picture_renditions.c.status == RENDERING,
+        picture_renditions.c.lease_expires_at < bindparam("now"),
+    )
+    .values(
+        attempts=picture_renditions.c.attempts + 1,
+        holder=bindparam("claimant"),
+        lease_expires_at=bindparam("expires"),
+    )
+)
+# Touching the picture row first makes PostgreSQL wait for (and then see) a replace
+# or delete under way, so no rendition of an old version is published.
+_TOUCH_PICTURE = (
+    update(pictures)
+    .where(
+        pictures.c.id == bindparam("picture_id"),
+        pictures.c.version == bindparam("version"),
+        pictures.c.status == ACTIVE,
+    )
+    .values(version=pictures.c.version)
+)
+_PUBLISH = (
+    update(picture_renditions)
+    .where(*_RENDITION_KEY, picture_renditions.c.status == RENDERING, _HOLDERS_CLAIM)
+    .values(
+        status=READY,
+        holder=None,
+        lease_expires_at=None,
+        created_at=bindparam("published_at"),
+        **{name: bindparam(f"stored_{name}") for name in Stored.__dataclass_fields__},
+    )
+)
+_RELEASE = delete(picture_renditions).where(
+    *_RENDITION_KEY, picture_renditions.c.status == RENDERING, _HOLDERS_CLAIM
 )
 
 
@@ -60,10 +115,15 @@ class PictureRegistry:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        dialect = engine.dialect
         self._find = [
-            compiled.CompiledSelect(statement, engine.dialect)
-            for statement in (_FIND_PICTURE, _FIND_RENDITION)
+            compiled.Compiled(statement, dialect) for statement in (_FIND_PICTURE, _FIND_RENDITION)
         ]
+        self._claim_new, self._claim_expired, self._touch, self._publish, self._release = (
+            compiled.Compiled(statement, dialect)
+            for statement in (_CLAIM_NEW, _CLAIM_EXPIRED, _TOUCH_PICTURE, _PUBLISH, _RELEASE)
+        )
+        self._taken = compiled.integrity_error(engine)
         self._memo = ReadMemo.of(engine)
 
     # -- originals --------------------------------------------------------------------------
@@ -209,10 +269,15 @@ class PictureRegistry:
     # -- renditions -------------------------------------------------------------------------
 
     def rendition(self, picture_id: str, version: str, spec: str) -> Rendition | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(picture_renditions).where(*_key(picture_id, version, spec)))
-            found = row.first()
-        return None if found is None else _rendition(found)
+        with compiled.cursor(self.engine) as cursor:
+            return self._read_rendition(cursor, picture_id, version, spec)
+
+    def _read_rendition(
+        self, cursor: DBAPICursor, picture_id: str, version: str, spec: str
+    ) -> Rendition | None:
+        params = {"picture_id": picture_id, "version": version, "spec": spec}
+        found = self._find[1].rows(cursor, params)
+        return _rendition_of(found[0]) if found else None
 
     def find(
         self, picture_id: str, key_of: Callable[[Picture], str]
@@ -240,9 +305,7 @@ class PictureRegistry:
             spec = key_of(picture)
             params = {"picture_id": picture.id, "version": picture.version, "spec": spec}
             found = rendition_select.rows(cursor, params)
-        rendition = (
-            Rendition(**dict(zip(_RENDITION_COLUMNS, found[0], strict=True))) if found else None
-        )
+        rendition = _rendition_of(found[0]) if found else None
         if memo is not None:
             memo.keep(version, ("picture", picture.id), picture)
             if rendition is not None and rendition.ready:
@@ -272,95 +335,47 @@ class PictureRegistry:
         lease expired); otherwise the row as it is (ready, or another's claim
         still running). NotFound when the picture row went away meanwhile.
         """
-        lease = {"holder": holder, "lease_expires_at": now + timedelta(seconds=seconds)}
+        params = {
+            "picture_id": picture_id,
+            "version": version,
+            "spec": spec,
+            "claimant": holder,
+            "expires": now + timedelta(seconds=seconds),
+            "now": now,
+        }
         try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    insert(picture_renditions).values(
-                        picture_id=picture_id,
-                        version=version,
-                        spec=spec,
-                        status=RENDERING,
-                        attempts=1,
-                        **lease,
-                    )
-                )
+            with compiled.transaction(self.engine) as cursor:
+                self._claim_new.run(cursor, params)
             return None
-        except IntegrityError:
+        except self._taken:
             pass  # claimed or ready already, or the picture is gone (its foreign key)
-        with self.engine.begin() as conn:
-            taken = conn.execute(
-                update(picture_renditions)
-                .where(
-                    *_key(picture_id, version, spec),
-                    picture_renditions.c.status == RENDERING,
-                    picture_renditions.c.lease_expires_at < now,
-                )
-                .values(attempts=picture_renditions.c.attempts + 1, **lease)
-            )
-            if taken.rowcount == 1:
+        with compiled.transaction(self.engine) as cursor:
+            if self._claim_expired.run(cursor, params) == 1:
                 return None
-            row = conn.execute(
-                select(picture_renditions).where(*_key(picture_id, version, spec))
-            ).first()
-        if row is None:
+            found = self._read_rendition(cursor, picture_id, version, spec)
+        if found is None:
             raise NotFound(f"Picture {picture_id} was deleted or replaced")
-        return _rendition(row)
+        return found
 
     def publish(
         self, picture_id: str, version: str, spec: str, holder: str, stored: Stored, now: datetime
-    ) -> bool:
-        """Turn ``holder``'s claim into a ready rendition; False when the claim was lost
-        or the picture replaced or deleted meanwhile (the caller removes its bytes)."""
-        with self.engine.begin() as conn:
-            # Touch the picture row first: on PostgreSQL this waits for (and then sees)
-            # a replace or delete under way, so no rendition of an old version is kept.
-            current = conn.execute(
-                update(pictures)
-                .where(
-                    pictures.c.id == picture_id,
-                    pictures.c.version == version,
-                    pictures.c.status == ACTIVE,
-                )
-                .values(version=pictures.c.version)
-            )
-            if current.rowcount != 1:
-                return False
-            done = conn.execute(
-                update(picture_renditions)
-                .where(
-                    *_key(picture_id, version, spec),
-                    picture_renditions.c.status == RENDERING,
-                    picture_renditions.c.holder == holder,
-                )
-                .values(
-                    status=READY,
-                    holder=None,
-                    lease_expires_at=None,
-                    created_at=now,
-                    **asdict(stored),
-                )
-            )
-            return done.rowcount == 1
+    ) -> Rendition | None:
+        """Turn ``holder``'s claim into a ready rendition and return it; None when the
+        claim was lost or the picture replaced or deleted meanwhile (the caller removes
+        its bytes)."""
+        key = {"picture_id": picture_id, "version": version, "spec": spec}
+        params = {**key, "claimant": holder, "published_at": now}
+        params.update((f"stored_{name}", value) for name, value in asdict(stored).items())
+        with compiled.transaction(self.engine) as cursor:
+            if self._touch.run(cursor, key) != 1 or self._publish.run(cursor, params) != 1:
+                return None
+            return self._read_rendition(cursor, picture_id, version, spec)
 
     def release(self, picture_id: str, version: str, spec: str, holder: str) -> None:
         """Give up ``holder``'s claim (a failed render), so the next request renders."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                delete(picture_renditions).where(
-                    *_key(picture_id, version, spec),
-                    picture_renditions.c.status == RENDERING,
-                    picture_renditions.c.holder == holder,
-                )
-            )
-
-
-def _key(picture_id: str, version: str, spec: str) -> tuple[Any, ...]:
-    return (
-        picture_renditions.c.picture_id == picture_id,
-        picture_renditions.c.version == version,
-        picture_renditions.c.spec == spec,
-    )
+        params = {"picture_id": picture_id, "version": version, "spec": spec, "claimant": holder}
+        with compiled.transaction(self.engine) as cursor:
+            self._release.run(cursor, params)
 
 
 def _fields(picture: Picture) -> dict[str, Any]:
@@ -372,6 +387,11 @@ def _fields(picture: Picture) -> dict[str, Any]:
 def _picture(row: Row[Any]) -> Picture:
     found = row._mapping
     return Picture(**{name: found[name] for name in Picture.__dataclass_fields__})
+
+
+def _rendition_of(values: tuple[Any, ...]) -> Rendition:
+    """A rendition from a row of ``_FIND_RENDITION``."""
+    return Rendition(**dict(zip(_RENDITION_COLUMNS, values, strict=True)))
 
 
 def _rendition(row: Row[Any]) -> Rendition:

@@ -265,6 +265,13 @@ class PictureService:
     def rendition(self, picture: Picture, spec: Spec) -> Rendition | None:
         return self.registry.rendition(picture.id, picture.version, spec.key)
 
+    def make(self, picture: Picture, spec: Spec) -> Rendition | None:
+        """Claim the rendition and, when the claim is this process's, render it; runs on a
+        render thread. The published row; or the row as another's claim left it; or None
+        when this render lost its claim meanwhile (see ``render``)."""
+        found = self.claim(picture, spec)
+        return self.render(picture, spec) if found is None else found
+
     def claim(self, picture: Picture, spec: Spec) -> Rendition | None:
         """None when this process now holds the claim to render; else the row as it is."""
         return self.registry.claim(
@@ -289,7 +296,13 @@ class PictureService:
             header = Header(
                 picture.width, picture.height, picture.pages, picture.format, picture.alpha
             )
-            rendered = render.render(original, header, spec, keep_icc=self.settings.keep_icc)
+            rendered = render.render(
+                original,
+                header,
+                spec,
+                keep_icc=self.settings.keep_icc,
+                fast_shrink=self.settings.fast_shrink,
+            )
             named = self.stores.writable(self.store_name)
             name = hashlib.sha256(spec.key.encode()).hexdigest()[:12]
             key = f"rendition-{picture.id}-{picture.version}-{name}-{secrets.token_hex(4)}"
@@ -309,13 +322,13 @@ class PictureService:
         published = self.registry.publish(
             picture.id, picture.version, spec.key, self.holder, stored, utcnow()
         )
-        if not published:
+        if published is None:
             named.store.delete(location)
             return None
         self.renders += 1
         self.observer(rendered.format, time.perf_counter() - started)
         log.info("pictures: rendered %s %s (%d bytes)", picture.id, spec.key, stored.size)
-        return self.registry.rendition(picture.id, picture.version, spec.key)
+        return published
 
     def source(self, rendition: Rendition) -> Source:
         assert rendition.location is not None
