@@ -12,7 +12,8 @@ under the cache directory (once), and measures, for fit 200x200, fill 200x200 an
 800x600 of each picture:
 
 - libvips in-process: the render Glimpse runs (``glimpse.derive.render``), one thread
-  with libvips' concurrency 1, as renders per CPU-second (per core);
+  with libvips' concurrency 1, as renders per CPU-second (per core), measured right
+  before the matching Glimpse figure;
 - Glimpse cold: every request a new rendition (a distinct ``bg`` makes each spec new
   without changing the work), as requests per server CPU-second and per second;
 - thumbor cold: result storage off, so every request renders;
@@ -48,6 +49,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from glimpse.testing import ServerProcess  # noqa: E402
 from glimpse.testing.server import free_port, stop_group  # noqa: E402
 from metering import HZ, memory, process_tree, tree_ticks  # noqa: E402
+from servers import ensure_tool  # noqa: E402
 from tools import parse_wrk  # noqa: E402
 
 THUMBOR = "thumbor==7.8.*"
@@ -100,28 +102,25 @@ def make_pictures(directory: Path) -> dict[str, Path]:
     return made
 
 
-def inprocess_rates(pictures: dict[str, Path], seconds: float) -> dict[str, float]:
-    """Renders per CPU-second of Glimpse's own render function, one thread."""
+def inprocess_rate(path: Path, op: str, seconds: float) -> float:
+    """Renders per CPU-second of Glimpse's own render function, one thread, libvips'
+    concurrency 1 (as Glimpse's default ``vips_threads``)."""
     import pyvips
 
     from glimpse.derive import render, spec
     from glimpse.derive.limits import Limits
 
-    render.configure()
+    render.configure(1)
     pyvips.concurrency_set(1)
-    rates = {}
-    for kind, path in pictures.items():
-        original = render.Original(path=str(path))
-        header = render.probe(original, Limits(max_pixels=100_000_000))
-        for op, (size, fit, _) in OPERATIONS.items():
-            wanted = spec.parse(f"x-{size}.jpg", [("fit", fit)]).spec("jpeg")
-            count, cpu, wall = 0, time.process_time(), time.monotonic()
-            while time.monotonic() - wall < seconds or count < 3:
-                render.render(original, header, wanted, keep_icc=False)
-                count += 1
-            rates[f"{op} {kind}"] = count / (time.process_time() - cpu)
-    pyvips.concurrency_set(0)
-    return rates
+    original = render.Original(path=str(path))
+    header = render.probe(original, Limits(max_pixels=100_000_000))
+    size, fit, _ = OPERATIONS[op]
+    wanted = spec.parse(f"x-{size}.jpg", [("fit", fit)]).spec("jpeg")
+    count, cpu, wall = 0, time.process_time(), time.monotonic()
+    while time.monotonic() - wall < seconds or count < 3:
+        render.render(original, header, wanted, keep_icc=False)
+        count += 1
+    return count / (time.process_time() - cpu)
 
 
 class Sampler:
@@ -148,6 +147,20 @@ class Sampler:
         self._thread.join()
 
 
+def settle(root: int, timeout: float = 60.0) -> None:
+    """Wait until the server's tree is idle (under 5% of a core for half a second).
+
+    wrk stops sending when its time is up, but renders it started go on in the
+    server's pool; without this, their CPU is counted against the next figure.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = sum(tree_ticks(process_tree(root)).values())
+        time.sleep(0.5)
+        if sum(tree_ticks(process_tree(root)).values()) - before <= 0.025 * HZ:
+            return
+
+
 def load(
     root: int, url: str, *, seconds: float, connections: int, template: str | None = None
 ) -> dict[str, float]:
@@ -160,6 +173,7 @@ def load(
         script = Path(tempfile.mkstemp(suffix=".lua")[1])
         script.write_text(f"template = {json.dumps(template)}\n{UNIQUE_LUA}")
         command += ["-s", str(script)]
+    settle(root)
     pids = process_tree(root)
     before = sum(tree_ticks(pids).values())
     with Sampler(root) as sampler:
@@ -297,12 +311,12 @@ def _thumbor_up(url: str, process: subprocess.Popen[bytes]) -> bool:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    ensure_tool("wrk", "wrk", install=True)
     cache = Path(args.cache).expanduser()
     pictures = make_pictures(cache / "pictures")
     work = Path(tempfile.mkdtemp(prefix="glimpse-pictures-bench-"))
     result: dict[str, Any] = {"seconds": args.seconds, "connections": args.connections}
-    print("libvips in-process ...", file=sys.stderr)
-    result["pyvips_per_core"] = inprocess_rates(pictures, args.seconds)
+    result["pyvips_per_core"] = {}
 
     server = start_glimpse(work, args.workers)
     try:
@@ -311,8 +325,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for kind, path in pictures.items():
             upload(server, kind, path)
         cold: dict[str, Any] = {}
-        for kind in pictures:
+        for kind, path in pictures.items():
             for op, (size, fit, _) in OPERATIONS.items():
+                # Each figure right after its in-process rate: a shared machine's speed
+                # drifts over a run, and the ratio should not depend on when each ran.
+                print(f"libvips in-process {op} {kind} ...", file=sys.stderr)
+                result["pyvips_per_core"][f"{op} {kind}"] = inprocess_rate(path, op, args.seconds)
                 print(f"Glimpse cold {op} {kind} ...", file=sys.stderr)
                 template = f"/pictures/derived/{kind}-{size}.jpg?fit={fit}&bg=%06x"
                 cold[f"{op} {kind}"] = load(
