@@ -24,6 +24,7 @@ from glimpse.derive.limits import Limits
 from glimpse.derive.spec import Spec
 from glimpse.errors import Invalid
 
+NOT_A_PICTURE = "Unknown image format: the data is not a picture Glimpse can decode"
 #: libvips loader (without _buffer/_source) -> format name.
 LOADERS = {
     "jpegload": "jpeg",
@@ -151,9 +152,7 @@ def probe(original: Original, limits: Limits) -> Header:
         if loader == "heifload" and image.get_typeof("heif-compression"):
             loader = "avifload" if image.get("heif-compression") == "av1" else loader
     except pyvips.Error:
-        raise Invalid(
-            "Unknown image format: the data is not a picture Glimpse can decode"
-        ) from None
+        raise Invalid(NOT_A_PICTURE) from None
     fmt = LOADERS.get(loader)
     if fmt is None:
         raise Invalid(f"Unknown image format: {loader} pictures are not accepted")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from glimpse.auth.identity import Actor
-from glimpse.derive import placeholder, render
+from glimpse.derive import placeholder, render, sniff
 from glimpse.derive.limits import Limits
 from glimpse.derive.pool import RenderPool
 from glimpse.derive.render import Header, Original
@@ -170,15 +170,17 @@ class PictureService:
     def _store_original(
         self, picture_id: str, owner: str | None, chunks: Iterable[bytes], *, renew: bool
     ) -> Picture:
-        """Write the bytes (renewing the reservation, if ``renew``, while they come), then
-        read them back: header within limits, pixels decodable."""
+        """Write the bytes (renewing the reservation, if ``renew``, while they come; their
+        first bytes judged before any is stored), then read them back: header within
+        limits, pixels decodable."""
         named = self.stores.writable(self.store_name)
         lease = self.settings.claim_lease
 
         def renewal() -> None:
             self.registry.renew(picture_id, self.holder, lease, utcnow())
 
-        counted = _Counted(chunks, self.limits.max_upload, renewal if renew else None, lease / 3)
+        early = sniff.checked(chunks, self.limits)  # no picture, or a bomb: refused at once
+        counted = _Counted(early, self.limits.max_upload, renewal if renew else None, lease / 3)
         key = f"picture-{picture_id}-{secrets.token_hex(6)}"
         location = named.store.put(key, counted, project=owner)
         try:
