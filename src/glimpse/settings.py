@@ -309,6 +309,15 @@ class PicturesSettings:
     render_queue: int = option(
         16, "Renditions waiting for a render thread per worker; beyond, 503.", minimum=0
     )
+    memory_cache: int = option(
+        16 << 20,
+        "Bytes of small renditions each worker keeps in memory to send cached renditions "
+        "faster than from their files (0: none).",
+        minimum=0,
+    )
+    memory_item: int = option(
+        256 << 10, "Largest rendition, in bytes, kept in a worker's memory.", minimum=0
+    )
     vips_threads: int = option(
         1,
         "libvips threads per render (0: one per CPU); 1 costs least CPU per rendition "

@@ -105,13 +105,15 @@ def send(
     request: Request,
     source: Source,
     *,
+    data: bytes | None = None,
     size: int,
     etag: str,
     modified: datetime,
     content_type: str,
     headers: dict[str, str],
 ) -> Response:
-    """The bytes of ``source``, whole or ranged, or 304/412, with the caching headers."""
+    """The bytes of ``source`` (or ``data``, when they are in memory already), whole or
+    ranged, or 304/412, with the caching headers."""
     tag = f'"{etag}"'
     common = {**headers, "ETag": tag, "Last-Modified": http_date(modified)}
     status = precondition(request, tag, modified)
@@ -128,4 +130,7 @@ def send(
         length, code = end - start + 1, 206
         common["Content-Range"] = f"bytes {start}-{end}/{size}"
     common["Content-Length"] = str(length)
+    if data is not None:
+        body = b"" if request.method == "HEAD" else data[start : start + length]
+        return Response(body, status_code=code, headers=common)
     return SourceResponse(source, start, length, code, common, whole=wanted is None)

@@ -204,6 +204,15 @@ async def derived(request: Request) -> Response:
             source = api.service.source(rendition)
         else:
             source = await run_in_threadpool(api.service.source, rendition)
+    assert rendition.location is not None
+    assert rendition.size is not None
+    memory = api.service.memory
+    data = memory.get(rendition.location)
+    if data is None and memory.keeps(rendition.size):
+        if request.app.state.inline_reads and source.local_path is not None:
+            data = memory.keep(rendition.location, source, rendition.size)
+        else:
+            data = await run_in_threadpool(memory.keep, rendition.location, source, rendition.size)
     settings = api.settings
     headers = {
         "Cache-Control": settings.rendition_cache_control
@@ -213,12 +222,12 @@ async def derived(request: Request) -> Response:
     }
     if wanted.format is None:
         headers["Vary"] = "Accept"
-    assert rendition.size is not None
     assert rendition.checksum is not None
     assert rendition.created_at is not None
     return send(
         request,
         source,
+        data=data,
         size=rendition.size,
         etag=rendition.checksum[:32],
         modified=rendition.created_at,

@@ -28,6 +28,7 @@ from glimpse.errors import Forbidden, Gone, NotFound, TooLarge
 from glimpse.model import utcnow
 from glimpse.model.pictures import Picture, Rendition, Stored
 from glimpse.registry.pictures import PictureRegistry
+from glimpse.service.picture_memory import PictureMemory
 from glimpse.settings import PicturesSettings
 from glimpse.store.base import Source
 from glimpse.store.stores import Stores
@@ -100,6 +101,7 @@ class PictureService:
         self.limits = limits
         self.pool = pool
         self.holder = holder
+        self.memory = PictureMemory(settings.memory_cache, settings.memory_item)
         #: Renditions this process rendered and published (the registry counts claims).
         self.renders = 0
         #: Told of each rendition published: its format and the seconds it took (metrics).
