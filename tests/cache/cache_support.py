@@ -78,3 +78,9 @@ def swift_reads(swift: Swift, container: str, image_id: str) -> int:
     marker = f"GET /v1/AUTH_test/{container}/{image_id} "
     text = swift.log("proxy").read_text(errors="replace")
     return text.count(marker)
+
+
+def lock_files(node: ServerProcess) -> list[str]:
+    """The fills' lock files in the node's cache (the prefetch slots' are fixed and kept)."""
+    locks = cache_dir(node) / "locks"
+    return sorted(p.name for p in locks.iterdir() if not p.name.startswith(".prefetch-"))

@@ -160,3 +160,22 @@ def test_a_fill_whose_client_left_stops_beyond_the_limit(roomy: ServerProcess) -
         assert member.get(f"/v2/images/{image_id}/file").content == data
         wait_settled(roomy, image_id, timeout=60)
         assert (cache_dir(roomy) / "images" / image_id).stat().st_size == len(data)
+
+
+def test_a_range_whose_reader_is_done_leaves_its_fill_to_the_same_limit(
+    roomy: ServerProcess,
+) -> None:
+    """A ranged read on a miss starts a fill; once the range is sent, that fill is one
+    whose readers left: it goes on within the background limit (24 MiB), else stops."""
+    with httpx.Client(base_url=roomy.url, headers=headers(), timeout=120) as member:
+        small, large = os.urandom(16 * MiB), os.urandom(96 * MiB)
+        kept, dropped = uploaded(member, small), uploaded(member, large)
+        for image_id, data in ((kept, small), (dropped, large)):
+            part = member.get(f"/v2/images/{image_id}/file", headers={"Range": "bytes=0-99"})
+            assert part.status_code == 206
+            assert part.content == data[:100]
+        wait_settled(roomy, kept, timeout=60)
+        wait_settled(roomy, dropped, timeout=60)
+        assert (cache_dir(roomy) / "images" / kept).read_bytes() == small
+        assert not (cache_dir(roomy) / "images" / dropped).exists()
+        assert list((cache_dir(roomy) / "incomplete").iterdir()) == []

@@ -14,6 +14,7 @@ from cache_support import (
     cache_dir,
     cached,
     headers,
+    lock_files,
     node_env,
     swift_reads,
     uploaded,
@@ -126,15 +127,44 @@ def test_concurrent_first_readers_share_one_store_read(
     assert swift_reads(swift, container, image_id) - before == 1
 
 
-def test_a_range_miss_reads_the_store_and_fills_nothing(
+def test_a_range_miss_is_answered_from_the_store_at_once(
     node: ServerProcess, member: httpx.Client, admin: httpx.Client
 ) -> None:
+    # Whether the fill it starts ends cached depends on the background limit (0 here):
+    # see test_cache_ranges.py.
     data = os.urandom(2 * MiB)
     image_id = uploaded(member, data)
     ranged = member.get(f"/v2/images/{image_id}/file", headers={"Range": "bytes=100-"})
     assert ranged.status_code == 206
     assert ranged.content == data[100:]
-    assert image_id not in cached(admin)
+    assert ranged.headers["content-range"] == f"bytes 100-{len(data) - 1}/{len(data)}"
+    wait_settled(node, image_id)
+    if image_id in cached(admin):
+        assert (cache_dir(node) / "images" / image_id).read_bytes() == data
+    assert list((cache_dir(node) / "incomplete").iterdir()) == []
+
+
+def test_fills_leave_no_lock_files_and_stay_single_flight(
+    node: ServerProcess, member: httpx.Client, admin: httpx.Client, swift: Swift, container: str
+) -> None:
+    data = os.urandom(3 * MiB + 5)
+    image_id = uploaded(member, data)
+
+    def read(_: int) -> bytes:
+        with httpx.Client(base_url=node.url, headers=headers(), timeout=60) as client:
+            response = client.get(f"/v2/images/{image_id}/file")
+            assert response.status_code == 200, response.text
+            return response.content
+
+    for _ in range(3):  # each round: a cold image, its lock file made and removed again
+        before = swift_reads(swift, container, image_id)
+        with ThreadPoolExecutor(12) as pool:
+            assert all(body == data for body in pool.map(read, range(12)))
+        wait_settled(node, image_id)
+        assert image_id in cached(admin)
+        assert swift_reads(swift, container, image_id) - before == 1
+        assert lock_files(node) == []
+        assert admin.delete(f"/v2/cache/{image_id}").status_code == 204
 
 
 def test_a_large_image_is_streamed_uncached(

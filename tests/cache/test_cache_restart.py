@@ -1,14 +1,28 @@
-"""A node restarted over a populated cache directory, and `glimpse cache` on a stopped node."""
+"""A node restarted over a populated cache directory, or after it was killed during a fill,
+and `glimpse cache` on a stopped node."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from cache_support import MiB, cached, headers, node_env, uploaded, wait_settled
+from cache_support import (
+    ADMIN,
+    MiB,
+    cached,
+    headers,
+    lock_files,
+    node_env,
+    uploaded,
+    wait_settled,
+)
 
 from glimpse.testing import ServerProcess
 from swift.harness import Swift
@@ -73,3 +87,49 @@ def test_restart_rebuilds_the_index_and_removes_leftovers(
             assert client.get(f"/v2/images/{ids[1]}/file").status_code == 503
     finally:
         swift.start_proxy()
+
+
+def test_a_node_killed_during_a_fill_starts_clean(
+    swift: Swift, container: str, tmp_path: Path
+) -> None:
+    env = node_env(swift, container, MAX_SIZE=str(1 << 30), MAX_FRACTION="1")
+    node = ServerProcess(data_dir=tmp_path / "killed", env=env, workers=2)
+    node.start()
+    directory = node.data_dir / "cache"
+    try:
+        with httpx.Client(base_url=node.url, headers=headers(), timeout=120) as client:
+            data = os.urandom(96 * MiB)
+            image_id = uploaded(client, data)
+
+            def read() -> None:
+                with contextlib.suppress(httpx.HTTPError):
+                    client.get(f"/v2/images/{image_id}/file")
+
+            reader = threading.Thread(target=read)
+            reader.start()
+            deadline = time.monotonic() + 60
+            while not (directory / "incomplete" / image_id).exists():
+                assert time.monotonic() < deadline, "the fill did not start"
+                time.sleep(0.001)
+            assert node.process is not None
+            os.killpg(node.process.pid, signal.SIGSTOP)  # frozen mid-fill, then killed
+            partial = (directory / "incomplete" / image_id).stat().st_size
+            os.killpg(node.process.pid, signal.SIGKILL)
+            node.process.wait(30)
+            reader.join(60)
+        assert 0 <= partial < len(data)
+        assert lock_files(node) == [image_id]  # what the crash left: no holder any more
+
+        node.start()
+        assert lock_files(node) == []
+        assert list((directory / "incomplete").iterdir()) == []
+        with httpx.Client(base_url=node.url, headers=headers(roles=ADMIN), timeout=120) as admin:
+            assert image_id not in cached(admin)
+            again = admin.get(f"/v2/images/{image_id}/file")
+            assert again.status_code == 200
+            assert again.content == data
+            wait_settled(node, image_id, timeout=60)
+            assert cached(admin)[image_id]["size"] == len(data)
+        assert lock_files(node) == []
+    finally:
+        node.stop()

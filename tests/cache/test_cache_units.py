@@ -114,11 +114,12 @@ def test_eviction_is_least_recently_used_and_bounded(cache: LocalCache) -> None:
     assert cache.index.total() <= cache.max_size
 
 
-def test_too_large_or_unverifiable_images_are_not_cached(cache: LocalCache) -> None:
+def test_too_large_sizeless_or_inactive_images_are_not_cached(cache: LocalCache) -> None:
     big = os.urandom(51 * KIB)
     assert not cache.cacheable(image_of(big, named(5)))
     plain = replace(image_of(big[:KIB], named(6)), checksum=None, os_hash_value=None)
-    assert not cache.cacheable(plain)
+    assert cache.cacheable(plain)  # no hashes yet: its size is verified
+    assert not cache.cacheable(replace(plain, size=None))
     assert not cache.cacheable(replace(image_of(big[:KIB], named(7)), status=Status.DEACTIVATED))
 
 
@@ -222,3 +223,185 @@ def test_settings_choose_the_cache(tmp_path: Path) -> None:
         wrong = {**base, "GLIMPSE_CACHE__ENABLED": "true", "GLIMPSE_CACHE__MAX_FRACTION": fraction}
         with pytest.raises(ConfigError, match="max_fraction"):
             build_cache(load(None, wrong))
+
+
+# -- ranges, hand-outs, images without hashes, lock files ---------------------------------
+
+
+class Gated(Memory):
+    """A store whose whole reads (fills) wait at their second chunk until ``gate`` opens."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.gate = threading.Event()
+
+    def chunks(self, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        for n, chunk in enumerate(super().chunks(start, length)):
+            if n == 1 and start == 0 and length is None:
+                self.gate.wait(10)
+            yield chunk
+
+
+def test_a_range_miss_answers_from_the_store_and_fills(cache: LocalCache) -> None:
+    data = os.urandom(40 * KIB)
+    image, store = image_of(data, named(20)), Memory(data)
+    assert b"".join(cache.source(image, lambda: store).chunks(100, 50)) == data[100:150]
+    _settle(cache, image.id)
+    assert [e.image_id for e in cache.entries()] == [image.id]
+    assert store.reads == 2  # the range, and the fill of the whole image
+    assert b"".join(cache.source(image, lambda: Memory(b"")).chunks(7, 3)) == data[7:10]
+
+
+def test_a_range_miss_whose_reader_left_stops_its_fill_beyond_the_limit(tmp_path: Path) -> None:
+    cache = LocalCache(tmp_path / "cache", max_size=100 * KIB, max_fraction=0.5, background_limit=0)
+    cache.start()
+    data = os.urandom(40 * KIB)
+    image, store = image_of(data, named(21)), Gated(data)
+    assert b"".join(cache.source(image, lambda: store).chunks(0, 10)) == data[:10]
+    store.gate.set()  # the reader is gone: more than the limit (0) is left, so it stops
+    _settle(cache, image.id)
+    assert cache.entries() == []
+    assert cache.index.total() == 0
+    assert list((cache.directory / "incomplete").iterdir()) == []
+
+
+def test_a_range_joins_the_fill_under_way(cache: LocalCache) -> None:
+    data = os.urandom(40 * KIB)
+    image, store = image_of(data, named(22)), Gated(data)
+    whole = cache.source(image, lambda: store).chunks()
+    assert next(iter(whole)) == data[: 4 * KIB]  # the fill runs, and waits at the gate
+    ranged = cache.source(image, lambda: store).chunks(10, 5)
+    assert b"".join(ranged) == data[10:15]
+    store.gate.set()
+    assert b"".join(whole) == data[4 * KIB :]
+    _settle(cache, image.id)
+    assert [e.image_id for e in cache.entries()] == [image.id]
+    assert store.reads == 2  # one fill, and the range
+
+
+def _hit_path(cache: LocalCache, image: Image) -> str:
+    hit = cache.source(image, lambda: Memory(b""))
+    path = hit.local_path
+    assert path is not None
+    return path
+
+
+def test_a_file_handed_out_is_not_evicted(tmp_path: Path) -> None:
+    cache = LocalCache(tmp_path / "cache", max_size=100 * KIB, max_fraction=1)
+    cache.start()
+    first, second = os.urandom(60 * KIB), os.urandom(60 * KIB)
+    a, b = image_of(first, named(23)), image_of(second, named(24))
+    read(cache, a, Memory(first))
+    _settle(cache, a.id)
+    path = _hit_path(cache, a)
+    # b needs a's room, but a's path was just handed to the server: b streams uncached.
+    assert read(cache, b, Memory(second)) == second
+    _settle(cache, b.id)
+    assert [e.image_id for e in cache.entries()] == [a.id]
+    assert Path(path).read_bytes() == first
+    # Once nothing handed it out lately, a is evicted as usual.
+    later = LocalCache(cache.directory, max_size=cache.max_size, max_fraction=1, handout_grace=0)
+    assert read(later, b, Memory(second)) == second
+    _settle(later, b.id)
+    assert [e.image_id for e in later.entries()] == [b.id]
+    assert later.index.total() <= later.max_size
+
+
+def test_a_path_asked_for_late_is_not_given(tmp_path: Path) -> None:
+    cache = LocalCache(tmp_path / "cache", max_size=100 * KIB, handout_grace=0)
+    cache.start()
+    data = os.urandom(10 * KIB)
+    image = image_of(data, named(26))
+    read(cache, image, Memory(data))
+    _settle(cache, image.id)
+    hit = cache.source(image, lambda: Memory(b""))
+    assert hit.local_path is None  # past the grace: the bytes come from the descriptor
+    assert b"".join(hit.chunks()) == data
+
+
+def test_an_image_without_hashes_is_cached_by_its_size(cache: LocalCache) -> None:
+    data = os.urandom(20 * KIB)
+    plain = replace(image_of(data, named(27)), checksum=None, os_hash_value=None)
+    assert read(cache, plain, Memory(data)) == data
+    _settle(cache, plain.id)
+    assert [e.image_id for e in cache.entries()] == [plain.id]
+    assert read(cache, plain, Memory(b"")) == data
+    short = replace(image_of(data, named(28)), checksum=None, os_hash_value=None)
+    read(cache, short, Memory(data[:-1]))
+    _settle(cache, short.id)
+    assert short.id not in {e.image_id for e in cache.entries()}
+
+
+def test_hashes_learnt_after_the_fill_are_checked_on_a_hit(cache: LocalCache) -> None:
+    data = os.urandom(20 * KIB)
+    hashed = image_of(data, named(29))
+    plain = replace(hashed, checksum=None, os_hash_value=None)
+    read(cache, plain, Memory(data))
+    _settle(cache, plain.id)
+    assert read(cache, hashed, Memory(b"")) == data  # the hashes agree: a hit
+    other = os.urandom(len(data))
+    wrong = replace(hashed, checksum=hashlib.md5(other, usedforsecurity=False).hexdigest())
+    store = Memory(data)
+    read(cache, wrong, store)
+    assert store.reads >= 1  # not a hit: the file was purged and the store read
+    _settle(cache, plain.id)
+    assert cache.entries() == []
+
+
+def test_fills_leave_no_lock_files(cache: LocalCache) -> None:
+    for n in range(30, 34):
+        data = os.urandom(5 * KIB)
+        image = image_of(data, named(n))
+        read(cache, image, Memory(data))
+        _settle(cache, image.id)
+        assert b"".join(cache.source(image, lambda: Memory(b"")).chunks(1, 2)) == data[1:3]
+    assert list((cache.directory / "locks").iterdir()) == []
+    assert len(cache.entries()) == 4
+
+
+def test_a_lock_removed_on_release_is_never_held_twice(tmp_path: Path) -> None:
+    path = tmp_path / "lock"
+    inside, most, errors = [0], [0], []
+    guard = threading.Lock()
+
+    def contend() -> None:
+        try:
+            for _ in range(300):
+                lock = FileLock.try_take(path)
+                if lock is None:
+                    continue
+                with guard:
+                    inside[0] += 1
+                    most[0] = max(most[0], inside[0])
+                threading.Event().wait(0.0001)
+                with guard:
+                    inside[0] -= 1
+                lock.release()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=contend) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert most[0] == 1
+    assert not path.exists()
+
+
+def test_start_removes_lock_files_no_fill_holds(cache: LocalCache) -> None:
+    locks, incomplete = cache.directory / "locks", cache.directory / "incomplete"
+    (locks / named(40)).write_bytes(b"")
+    (incomplete / named(40)).write_bytes(b"half")
+    running = FileLock.try_take(locks / named(41))
+    assert running is not None
+    (incomplete / named(41)).write_bytes(b"being written")
+    again = LocalCache(cache.directory, max_size=cache.max_size)
+    again.start()
+    assert sorted(p.name for p in locks.iterdir()) == [named(41)]
+    assert sorted(p.name for p in incomplete.iterdir()) == [named(41)]
+    running.release()
+    again.start()
+    assert list(locks.iterdir()) == []
+    assert list(incomplete.iterdir()) == []

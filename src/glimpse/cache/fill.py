@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from glimpse.cache.index import Index
+from glimpse.cache.index import Hashes, Index
 from glimpse.cache.locks import FileLock, held
 from glimpse.digest import DigestingStream
 from glimpse.errors import ChecksumMismatch, GlimpseError
@@ -102,13 +102,28 @@ class Paths:
 
 
 def verify(image: Image, size: int, checksum: str, algo: str, value: str) -> None:
-    """ChecksumMismatch unless the bytes are the image's (size, md5, multihash)."""
+    """ChecksumMismatch unless the bytes are the image's: the size always, the md5 and
+    the multihash when the image has them (an image registered from a location has
+    none until they are computed; then the size is all there is to check)."""
     if size != image.size:
         raise ChecksumMismatch(f"image {image.id}: {size} bytes read, {image.size} expected")
     if image.checksum and checksum != image.checksum:
         raise ChecksumMismatch(f"image {image.id}: the data's md5 is not the image's checksum")
     if image.os_hash_value and image.os_hash_algo == algo and value != image.os_hash_value:
         raise ChecksumMismatch(f"image {image.id}: the data's {algo} is not the image's")
+
+
+def agrees(image: Image, hashes: Hashes) -> bool:
+    """Whether the hashes a fill computed over a cached file are the image's, wherever
+    both are known: an image cached before its hashes were known may learn them later."""
+    if hashes.checksum and image.checksum and hashes.checksum != image.checksum.lower():
+        return False
+    return not (
+        hashes.value
+        and image.os_hash_value
+        and hashes.algo == image.os_hash_algo
+        and hashes.value != image.os_hash_value.lower()
+    )
 
 
 def hash_algo(image: Image) -> str:
@@ -133,8 +148,9 @@ def run_fill(
 ) -> None:
     """Copy the store's bytes into the cache, verified; publish or leave nothing.
 
-    ``lock`` (the image's fill lock, already held) is released at the end,
-    after the file is published or removed; ``done`` is told how it went.
+    ``lock`` (the image's fill lock, already held) is released, and its file
+    removed, at the end, after the image's file is published or removed;
+    ``done`` is told how it went.
     """
     size = state.size
     ok = False
@@ -160,7 +176,10 @@ def run_fill(
             os.fdatasync(fd)
         finally:
             os.close(fd)
-        ok = index.publish(image.id, token, lambda: os.rename(paths.incomplete, paths.published))
+        hashes = Hashes(digest.checksum, algo, digest.os_hash_value)
+        ok = index.publish(
+            image.id, token, lambda: os.rename(paths.incomplete, paths.published), hashes
+        )
         if not ok:
             log.info("cache: image %s was purged during its fill; not published", image.id)
     except Exception as exc:

@@ -4,8 +4,10 @@ image cache, through its directory.
 The commands work on the directory itself, so they work on a stopped node as
 on a running one (the server's workers share the same index and locks).
 ``verify`` hashes every cached file against the registry's checksum and
-multihash and purges what does not match; the server checks only sizes on a
-hit, which catches a cut file but not a tampered one.
+multihash and purges what does not match. The server, on a hit, checks the
+file's size and compares the hashes its fill computed with the image's (for
+an image cached before its hashes were known), which catches a cut file or a
+copy the image's later hashes disown, but not a file tampered with on disk.
 """
 
 from __future__ import annotations
