@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import io
 import json
 import os
 import struct
@@ -11,10 +12,26 @@ import subprocess
 import sys
 import threading
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
+import httpx
+from hypothesis import HealthCheck, settings
+
+from glimpse.fetch import Fetcher
+from glimpse.fetch.service import HttpImageService
+from glimpse.fetch.settings import FetchSettings
 from glimpse.testing import ServerProcess
+
+#: Seeded property tests of client commands (each example may start a process).
+SEEDED = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 #: Variables a client command reads; tests give them explicitly, never inherit them.
 _CLIENT_PREFIXES = ("OS_", "GLIMPSE_")
@@ -128,3 +145,35 @@ def canned(answers: Mapping[str, Answer]) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+@contextlib.contextmanager
+def fetchers(tmp_path: Path) -> Iterator[Callable[..., Fetcher]]:
+    """Makes in-process fetchers over the Image API at a URL; all closed afterwards."""
+    made: list[tuple[Fetcher, httpx.Client]] = []
+
+    def make(url: str, **chosen: Any) -> Fetcher:
+        fetch_settings = FetchSettings(state_file=str(tmp_path / "state.json"), **chosen)
+        http = httpx.Client(base_url=url, timeout=60)
+        made.append((Fetcher(HttpImageService(http), fetch_settings, {}), http))
+        return made[-1][0]
+
+    try:
+        yield make
+    finally:
+        for fetching, http in made:
+            fetching.close()
+            http.close()
+
+
+def run_in_process(argv: list[str]) -> tuple[int, str]:
+    """``glimpse ARGV`` run in this process: its exit code and what it wrote to stderr."""
+    from glimpse.cli.main import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, err.getvalue()

@@ -241,3 +241,17 @@ def test_endpoint_options_precedence(server: ServerProcess) -> None:
         assert list(client.images.list(limit=1)) is not None
     with connect(environ={"OS_IMAGE_URL": server.url}) as client:
         assert str(client.http.base_url) == f"{server.url}/"
+
+
+def test_a_client_reads_image_data_a_mebibyte_at_a_time() -> None:
+    """httpcore's 64 KiB reads cost more CPU than the transfer of a large image: the
+    client raises them (and this fails if httpcore renames what it raises)."""
+    import httpcore
+
+    from glimpse.client import Client
+    from glimpse.client.reads import READ_SIZE
+
+    with httpx.Client(base_url="http://127.0.0.1:9/") as http:
+        Client(http)
+    assert httpcore.HTTP11Connection.READ_NUM_BYTES == READ_SIZE
+    assert httpcore.AsyncHTTP11Connection.READ_NUM_BYTES == READ_SIZE

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +24,10 @@ from typing import Any
 
 import httpx
 import pytest
+from client_support import fetchers
 
-from glimpse.fetch import Fetcher, FetchSettings, HttpImageService, NoHandlerAvailable
+from glimpse.fetch import Fetcher, NoHandlerAvailable
+from glimpse.fetch.cache import HostCache
 from glimpse.fetch.ranged import split
 from glimpse.testing import ServerProcess
 from glimpse.testing.web_server import WebServer, serve_directory
@@ -223,18 +226,8 @@ def add_web_location(api: httpx.Client, web: WebServer, image: Uploaded, data: b
 @pytest.fixture
 def fetcher(tmp_path: Path) -> Iterator[Callable[..., Fetcher]]:
     """Makes in-process fetchers over the Image API at a URL; all closed afterwards."""
-    made: list[tuple[Fetcher, httpx.Client]] = []
-
-    def make(url: str, **settings: Any) -> Fetcher:
-        chosen = FetchSettings(state_file=str(tmp_path / "state.json"), **settings)
-        http = httpx.Client(base_url=url, timeout=60)
-        made.append((Fetcher(HttpImageService(http), chosen, {}), http))
-        return made[-1][0]
-
-    yield make
-    for fetching, http in made:
-        fetching.close()
-        http.close()
+    with fetchers(tmp_path) as make:
+        yield make
 
 
 def run_fetch(
@@ -679,6 +672,52 @@ def test_ten_concurrent_fetches_into_one_cache_download_once(
     state = json.loads((tmp_path / "state.json").read_text())["targets"]
     assert len(state) == 10
     assert all(v["cached"] and v["handler"] == "api" for v in state.values())
+    # Each fetch removed the image's lock file as it let go: the cache keeps no lock per image.
+    assert list((cache / "locks").iterdir()) == []
+    entry = f"{image.id}-sha512-{hashlib.sha512(image.data).hexdigest()}"
+    assert sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if not p.is_dir()) == [
+        f"images/{entry}",
+        "index.json",
+        "index.lock",
+    ]
+
+
+def test_an_entry_lock_excludes_while_its_file_comes_and_goes(tmp_path: Path) -> None:
+    """Threads take one entry's lock in turn (flock: each open file is its own lock). Every
+    holder unlinks the lock file as it lets go, so waiters often hold an unlinked inode and
+    must take the new file: still, one holder at a time, and no lock file left."""
+    cache = HostCache(tmp_path / "cache", 1 << 30)
+    inside: list[int] = []
+    overlaps: list[int] = []
+    turns = {"done": 0}
+    guard = threading.Lock()
+
+    def take(worker: int) -> None:
+        for _ in range(150):
+            with cache.hold("entry"):
+                with guard:
+                    inside.append(worker)
+                    if len(inside) > 1:
+                        overlaps.append(len(inside))
+                time.sleep(0)  # let another thread run while this one holds the lock
+                with guard:
+                    inside.remove(worker)
+                    turns["done"] += 1
+
+    threads = [threading.Thread(target=take, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == []
+    assert turns["done"] == 6 * 150
+    assert list((tmp_path / "cache" / "locks").iterdir()) == []
+    # A lock nobody holds is free for the taking, and leaves nothing behind either.
+    with cache._try_hold("entry") as held:
+        assert held
+        with cache._try_hold("entry") as again:
+            assert not again
+    assert list((tmp_path / "cache" / "locks").iterdir()) == []
 
 
 def test_the_cache_evicts_least_recently_used_images_within_its_bound(

@@ -9,6 +9,7 @@ and ``[fetch.s3]`` tables, or the ``ST_*`` variables of the ``swift`` command.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -16,13 +17,13 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from client_support import fetchers
 
 from cluster.support import Placement, s3_options, store_env, swift_options, unique
-from glimpse.fetch import Fetcher, FetchSettings, HttpImageService
+from glimpse.fetch import Fetcher
 from glimpse.testing import ServerProcess
 from helpers import make_image, upload
 from swift.harness import Swift
@@ -62,18 +63,9 @@ def api(server: ServerProcess) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def fetcher(server: ServerProcess, tmp_path: Path) -> Iterator[Callable[..., Fetcher]]:
-    made: list[tuple[Fetcher, httpx.Client]] = []
-
-    def make(**settings: Any) -> Fetcher:
-        chosen = FetchSettings(state_file=str(tmp_path / "state.json"), **settings)
-        http = httpx.Client(base_url=server.url, timeout=60)
-        made.append((Fetcher(HttpImageService(http), chosen, {}), http))
-        return made[-1][0]
-
-    yield make
-    for fetching, http in made:
-        fetching.close()
-        http.close()
+    """Makes in-process fetchers over this module's server; all closed afterwards."""
+    with fetchers(tmp_path) as make:
+        yield functools.partial(make, server.url)
 
 
 def stored(api: httpx.Client, store: str, size: int) -> tuple[str, bytes, str]:

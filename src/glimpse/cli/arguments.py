@@ -1,4 +1,5 @@
 """Argument types of the client commands: each turns bad input into a usage error.
+``image`` adds the IMAGE argument every command acting on an image takes.
 
 They raise ``argparse.ArgumentTypeError``, which argparse prints with the
 option's name before exiting with status 2: no input reaches the server before
@@ -29,6 +30,17 @@ def text(value: str) -> str:
     if "\x00" in value:
         raise argparse.ArgumentTypeError("a NUL character cannot be sent")
     return value
+
+
+def image(parser: argparse.ArgumentParser, *, several: bool = False) -> None:
+    """The IMAGE a command acts on: an id, or the name of one image (``ImagesApi.find``)."""
+    parser.add_argument(
+        "image",
+        metavar="IMAGE",
+        nargs="+" if several else None,
+        type=text,
+        help="an image id, or the name of one image the caller lists",
+    )
 
 
 def key_value(value: str) -> tuple[str, str]:

@@ -1,5 +1,8 @@
 """`glimpse fetch IMAGE TARGET`: put an image on this host's disk, verified.
 
+IMAGE is an id or the name of one image, as ``glimpse image`` takes it
+(``glimpse.client`` ``images.find``: the id first, then the caller's images by name).
+
 The handlers, the cache and the state file come from the fetch settings
 (``glimpse.fetch.settings``), which the options here override; the Image API is
 reached with the connection options every client command takes. Exit status: 0
@@ -14,6 +17,7 @@ import logging
 import sys
 from typing import Any
 
+from glimpse.cli import arguments
 from glimpse.cli.connection import client_from, connection_options, guarded
 from glimpse.cli.output import progress, progress_options
 from glimpse.errors import ConfigError, GlimpseError
@@ -32,7 +36,7 @@ def add_parser(commands: Any, common: list[argparse.ArgumentParser]) -> None:
         help="fetch an image to a local file, verified, with the fastest handler that can",
         parents=[*common, connection_options(), progress_options()],
     )
-    parser.add_argument("image", metavar="IMAGE", help="the image's id")
+    arguments.image(parser)
     parser.add_argument("target", metavar="TARGET", help="the file to write")
     parser.add_argument(
         "--handlers",
@@ -74,12 +78,13 @@ def run(args: argparse.Namespace, settings: object, environ: dict[str, str]) -> 
 
     def fetch() -> int:
         try:
-            with (
-                client_from(args, environ) as client,
-                progress(args, f"fetch {args.image}") as bar,
-                Fetcher(ClientImageService(client), chosen, environ, bar) as fetcher,
-            ):
-                done = fetcher.fetch(args.image, args.target)
+            with client_from(args, environ) as client:
+                image_id = client.images.find(args.image).id
+                with (
+                    progress(args, f"fetch {image_id}") as bar,
+                    Fetcher(ClientImageService(client), chosen, environ, bar) as fetcher,
+                ):
+                    done = fetcher.fetch(image_id, args.target)
         except ConfigError as exc:
             print(f"glimpse: configuration error: {exc.message}", file=sys.stderr)
             return 2

@@ -2,8 +2,10 @@
 
 list, show, create (with ``--file`` or an import method), upload, download, update,
 tag, member, deactivate, reactivate, delete, stage, import, import-methods, stores
-and tasks. The commands speak to a server through ``glimpse.client`` only, so they
-need no settings file and load nothing of the server.
+and tasks; ``cache`` is the server's cache API (``image_cache``). A command that
+acts on an image takes its id or the name of one image (``ImagesApi.find``), but for
+``tasks``, which takes an id. The commands speak to a server through ``glimpse.client``
+only, so they need no settings file and load nothing of the server.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from glimpse.cli import arguments
+from glimpse.cli import arguments, image_cache
 from glimpse.cli.connection import client_from, connection_options, guarded
 from glimpse.cli.output import (
     UsageError,
@@ -77,7 +79,7 @@ def add_parser(commands: Any, common: list[argparse.ArgumentParser]) -> None:
     listed.add_argument("--page-size", type=arguments.positive, help="images asked for per page")
 
     shown = actions.add_parser("show", help="show an image", parents=printed)
-    shown.add_argument("id")
+    arguments.image(shown)
 
     create = actions.add_parser(
         "create",
@@ -100,27 +102,27 @@ def add_parser(commands: Any, common: list[argparse.ArgumentParser]) -> None:
     _import_options(create)
 
     upload = actions.add_parser("upload", help="upload data into a queued image", parents=moving)
-    upload.add_argument("id")
+    arguments.image(upload)
     upload.add_argument("file", help="file to upload (- for stdin)")
     upload.add_argument("--store", type=arguments.text, help="store to write to")
 
     stage = actions.add_parser(
         "stage", help="upload data to the staging area (glance-direct)", parents=moving
     )
-    stage.add_argument("id")
+    arguments.image(stage)
     stage.add_argument("file", help="file to stage (- for stdin)")
 
     download = actions.add_parser(
         "download", help="download an image's data, verifying its hash", parents=moving
     )
-    download.add_argument("id")
+    arguments.image(download)
     download.add_argument("--file", help="write here (default stdout); kept only if it verifies")
     download.add_argument(
         "--no-verify", action="store_true", help="do not check the data against the image's hashes"
     )
 
     update = actions.add_parser("update", help="change attributes and properties", parents=printed)
-    update.add_argument("id")
+    arguments.image(update)
     _attribute_options(update, defaults=False)
     update.add_argument(
         "--remove-property",
@@ -135,23 +137,23 @@ def add_parser(commands: Any, common: list[argparse.ArgumentParser]) -> None:
     tags = tag.add_subparsers(dest="tag_action", required=True, metavar="ACTION")
     for name, text in (("add", "add tags to an image"), ("remove", "remove tags from an image")):
         one = tags.add_parser(name, help=text, parents=base)
-        one.add_argument("id")
+        arguments.image(one)
         one.add_argument("tag", nargs="+", type=arguments.text)
 
     member = actions.add_parser("member", help="share an image with projects", parents=base)
     members = member.add_subparsers(dest="member_action", required=True, metavar="ACTION")
-    members.add_parser("list", help="members of an image", parents=printed).add_argument("id")
+    arguments.image(members.add_parser("list", help="members of an image", parents=printed))
     add = members.add_parser("add", help="share with a project (owner)", parents=printed)
-    add.add_argument("id")
+    arguments.image(add)
     add.add_argument("member", type=arguments.text, help="project id")
     status = members.add_parser(
         "set", help="accept or reject a shared image (member)", parents=printed
     )
-    status.add_argument("id")
+    arguments.image(status)
     status.add_argument("member", type=arguments.text, help="project id")
     status.add_argument("status", choices=MEMBER_STATUSES)
     remove = members.add_parser("remove", help="stop sharing with a project", parents=base)
-    remove.add_argument("id")
+    arguments.image(remove)
     remove.add_argument("member", type=arguments.text, help="project id")
 
     for name, text in (
@@ -159,12 +161,12 @@ def add_parser(commands: Any, common: list[argparse.ArgumentParser]) -> None:
         ("reactivate", "make deactivated images readable again"),
         ("delete", "delete images"),
     ):
-        actions.add_parser(name, help=text, parents=base).add_argument("id", nargs="+")
+        arguments.image(actions.add_parser(name, help=text, parents=base), several=True)
 
     started = actions.add_parser(
         "import", help="start an interoperable import into an existing image", parents=base
     )
-    started.add_argument("id")
+    arguments.image(started)
     started.add_argument(
         "--store", action="append", default=[], type=arguments.text, help="store (repeat)"
     )
@@ -174,7 +176,14 @@ def add_parser(commands: Any, common: list[argparse.ArgumentParser]) -> None:
     stores = actions.add_parser("stores", help="the stores the server names", parents=printed)
     stores.add_argument("--detail", action="store_true", help="type, weight, properties (admin)")
     tasks = actions.add_parser("tasks", help="the tasks that worked on an image", parents=printed)
-    tasks.add_argument("id")
+    # An id only: the tasks are asked for straight away, with no lookup of the image.
+    tasks.add_argument("id", type=arguments.text, help="the image's id")
+    image_cache.add_parser(actions, base, printed)
+
+
+def _id(client: Client, reference: str) -> str:
+    """The id of the image ``reference`` names (an id, else a unique name)."""
+    return client.images.find(reference).id
 
 
 def _attribute_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -258,7 +267,7 @@ def _list(client: Client, args: argparse.Namespace) -> int:
 
 
 def _show(client: Client, args: argparse.Namespace) -> int:
-    show(client.images.get(args.id).raw, args)
+    show(client.images.find(args.image).raw, args)
     return 0
 
 
@@ -391,14 +400,14 @@ def _verify_upload(image: Image, sent: Transfer) -> None:
 def _upload_command(client: Client, args: argparse.Namespace) -> int:
     with _opened(args.file) as data:
         assert data is not None
-        _upload(client, args, args.id, data, args.store)
+        _upload(client, args, _id(client, args.image), data, args.store)
     return 0
 
 
 def _stage(client: Client, args: argparse.Namespace) -> int:
     with _opened(args.file) as data, progress(args, "staging") as report:
         assert data is not None
-        client.imports.stage(args.id, data, progress=report)
+        client.imports.stage(_id(client, args.image), data, progress=report)
     return 0
 
 
@@ -407,23 +416,23 @@ def _download(client: Client, args: argparse.Namespace) -> int:
     if args.file in (None, "-"):
         if sys.stdout.isatty():
             raise UsageError("refusing to write image data to a terminal: give --file PATH")
-        image = client.images.get(args.id)
+        image = client.images.find(args.image)
         with progress(args, "downloading") as report:
             client.data.download(
-                args.id, sys.stdout.buffer, progress=report, verify=verify, image=image
+                image.id, sys.stdout.buffer, progress=report, verify=verify, image=image
             )
         sys.stdout.flush()
         return 0
     target = Path(args.file)
     if target.is_dir():
         raise UsageError(f"{target} is a directory: give a file path")
-    image = client.images.get(args.id)
+    image = client.images.find(args.image)
     # Into a temporary file beside the target, renamed only once the hash matched:
     # a failed or corrupt download leaves no file behind.
     fd, partial = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as out, progress(args, "downloading") as report:
-            client.data.download(args.id, out, progress=report, verify=verify, image=image)
+            client.data.download(image.id, out, progress=report, verify=verify, image=image)
         os.replace(partial, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -439,50 +448,53 @@ def _update(client: Client, args: argparse.Namespace) -> int:
         raise UsageError(f"{', '.join(both)}: both set and removed")
     if not changes and not args.remove_property:
         raise UsageError("nothing to update: give an attribute, --property or --remove-property")
-    show(client.images.update(args.id, changes, remove=args.remove_property).raw, args)
+    image_id = _id(client, args.image)
+    show(client.images.update(image_id, changes, remove=args.remove_property).raw, args)
     return 0
 
 
 def _tag(client: Client, args: argparse.Namespace) -> int:
     change = client.images.add_tag if args.tag_action == "add" else client.images.remove_tag
+    image_id = _id(client, args.image)
     for tag in args.tag:
-        change(args.id, tag)
+        change(image_id, tag)
     return 0
 
 
 def _member(client: Client, args: argparse.Namespace) -> int:
     action = args.member_action
+    image_id = _id(client, args.image)
     if action == "list":
-        listing((m.raw for m in client.members.list(args.id)), MEMBER_COLUMNS, args)
+        listing((m.raw for m in client.members.list(image_id)), MEMBER_COLUMNS, args)
     elif action == "add":
-        show(client.members.create(args.id, args.member).raw, args)
+        show(client.members.create(image_id, args.member).raw, args)
     elif action == "set":
-        show(client.members.update(args.id, args.member, args.status).raw, args)
+        show(client.members.update(image_id, args.member, args.status).raw, args)
     else:
-        client.members.delete(args.id, args.member)
+        client.members.delete(image_id, args.member)
     return 0
 
 
 def _each(client: Client, args: argparse.Namespace) -> int:
-    """deactivate, reactivate and delete: every id is tried; 1 if any failed."""
+    """deactivate, reactivate and delete: every image is tried; 1 if any failed."""
     call = {
         "deactivate": client.images.deactivate,
         "reactivate": client.images.reactivate,
         "delete": client.images.delete,
     }[args.action]
     failed = 0
-    for image_id in args.id:
+    for reference in args.image:
         try:
-            call(image_id)
+            call(_id(client, reference))
         except ClientError as exc:
-            print(f"glimpse: {image_id}: {exc}", file=sys.stderr)
+            print(f"glimpse: {reference}: {exc}", file=sys.stderr)
             failed += 1
     return 1 if failed else 0
 
 
 def _import(client: Client, args: argparse.Namespace) -> int:
     request = _import_request(args, args.store)
-    client.imports.start(args.id, args.import_method, **request)
+    client.imports.start(_id(client, args.image), args.import_method, **request)
     return 0
 
 
@@ -524,4 +536,5 @@ HANDLERS = {
     "import-methods": _import_methods,
     "stores": _stores,
     "tasks": _tasks,
+    "cache": image_cache.run,
 }

@@ -12,7 +12,7 @@ The stable surface, for scripts and for ``glimpse.fetch``::
 - ``Client.from_options(endpoint=None, token=None, cloud=None, ...)`` (also named
   ``connect``) builds a client from CLI-style options, ``clouds.yaml`` and ``OS_*``.
 - ``Client.images.get(image_id) -> Image``, with every field typed and the answer's
-  JSON in ``.raw``.
+  JSON in ``.raw``; ``Client.images.find(id_or_name)`` tries the id, then the name.
 - ``Client.http`` is the configured ``httpx.Client``: base URL the Image API's root,
   authentication applied to each request.
 
@@ -27,6 +27,7 @@ without the server.
 
 from glimpse.client.core import Client, connect
 from glimpse.client.errors import (
+    AmbiguousImageName,
     BadRequest,
     ChecksumMismatch,
     ClientError,
@@ -37,6 +38,7 @@ from glimpse.client.errors import (
     Forbidden,
     Gone,
     HTTPError,
+    ImageNameNotFound,
     MethodNotAllowed,
     NotFound,
     RangeNotSatisfiable,
@@ -59,6 +61,7 @@ from glimpse.client.types import (
 )
 
 __all__ = [
+    "AmbiguousImageName",
     "BadRequest",
     "CacheEntry",
     "CacheListing",
@@ -73,6 +76,7 @@ __all__ = [
     "Gone",
     "HTTPError",
     "Image",
+    "ImageNameNotFound",
     "Member",
     "MethodNotAllowed",
     "NotFound",

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 import glimpse
+from glimpse.client import reads
 from glimpse.client.cache import CacheApi
 from glimpse.client.connect import Options, resolve
 from glimpse.client.data import DataApi
@@ -36,6 +37,7 @@ class Client:
     """
 
     def __init__(self, http: httpx.Client, pictures_url: str | None = None) -> None:
+        reads.enlarge()  # image data arrives in 1 MiB reads, not 64 KiB ones
         self.http = http
         base = str(http.base_url).rstrip("/")
         self.transport = Transport(http, pictures_url or f"{base}/pictures")

@@ -6,10 +6,12 @@ ClientError                   anything the client reports on purpose
   ConnectionFailed            the server or Keystone could not be reached
   DataError                   what came back is not what the image record promises
     ChecksumMismatch          a download's hash or size differs from the image's
+  AmbiguousImageName          several images the caller sees have the name given
   HTTPError                   the server answered with an error status
     BadRequest 400, Unauthorized 401, Forbidden 403, NotFound 404, MethodNotAllowed 405,
     Conflict 409, Gone 410, RequestEntityTooLarge 413, UnsupportedMediaType 415,
     RangeNotSatisfiable 416, ServerError 5xx (ServiceUnavailable 503)
+      ImageNameNotFound       a NotFound: no image has the id, nor the name, given
 ```
 
 Error bodies come in three shapes: Glimpse's ``{"error": {"code", "title", "message"}}``,
@@ -64,6 +66,21 @@ class ChecksumMismatch(DataError):
     """A download's ``os_hash_value``, ``checksum`` or size differs from the record's."""
 
 
+class AmbiguousImageName(ClientError):
+    """Several images the caller can see have the name given; ``ids`` lists them all."""
+
+    #: The most ids the message names; ``ids`` keeps every one.
+    SHOWN = 20
+
+    def __init__(self, name: str, ids: list[str]) -> None:
+        listed = ", ".join(ids[: self.SHOWN])
+        if len(ids) > self.SHOWN:
+            listed += f" and {len(ids) - self.SHOWN} more"
+        super().__init__(f"{len(ids)} images are named {shown(name)}: {listed}; give an id")
+        self.name = name
+        self.ids = tuple(ids)
+
+
 class HTTPError(ClientError):
     """The server answered with an error status.
 
@@ -102,6 +119,19 @@ class Forbidden(HTTPError):
 
 class NotFound(HTTPError):
     pass
+
+
+class ImageNameNotFound(NotFound):
+    """No image has the id given, and none the caller lists has it as its name.
+
+    A NotFound like the one for a missing id, so it is caught and shown as every other;
+    ``request_id`` is that of the id's lookup.
+    """
+
+    def __init__(self, reference: str, request_id: str | None = None) -> None:
+        message = f"no image named {shown(reference)}, nor with that id"
+        super().__init__(404, "Not Found", message, request_id)
+        self.reference = reference
 
 
 class MethodNotAllowed(HTTPError):
@@ -149,6 +179,12 @@ BY_STATUS: dict[int, type[HTTPError]] = {
     416: RangeNotSatisfiable,
     503: ServiceUnavailable,
 }
+
+
+def shown(value: str) -> str:
+    """A value the caller gave, quoted for a message: cut short, unprintables escaped."""
+    cut = value if len(value) <= 80 else value[:80] + "..."
+    return repr(cut) if cut.isprintable() else ascii(cut)
 
 
 def error_class(status: int) -> type[HTTPError]:

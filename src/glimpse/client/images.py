@@ -1,4 +1,5 @@
-"""``/v2/images``: list (following ``next``), show, create, update, delete, actions, tags."""
+"""``/v2/images``: list (following ``next``), show, find by id or name, create, update,
+delete, actions, tags."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from glimpse.client.errors import AmbiguousImageName, BadRequest, ImageNameNotFound, NotFound
 from glimpse.client.transport import Transport
 from glimpse.client.types import BASE_ATTRIBUTES, Image
 
@@ -99,6 +101,34 @@ class ImagesApi:
     def get(self, image_id: str) -> Image:
         """One image; NotFound if it does not exist or the caller may not see it."""
         return Image.from_json(self._transport.json("GET", path(image_id)))
+
+    def find(self, reference: str) -> Image:
+        """The image whose id is ``reference``, else the one image named ``reference``.
+
+        The id is tried first. Otherwise the images the caller lists (every page, the
+        default listing of ``glimpse image list``: Glance's visibilities, accepted shares)
+        are searched for that exact name, sent as ``name=eq:...`` so that no ``:`` or
+        ``in:`` in it is read as an operator.
+
+        Raises:
+            ImageNameNotFound: no image has that id, and none that name.
+            AmbiguousImageName: several images have that name; ``.ids`` lists them.
+        """
+        request_id = None
+        # "." and ".." would be read as path segments, not as ids.
+        if reference not in ("", ".", ".."):
+            try:
+                return self.get(reference)
+            except (NotFound, BadRequest) as exc:
+                request_id = exc.request_id
+        # The largest pages the server gives: fewer round trips for a common name.
+        listed = self.list(name=f"eq:{reference}", page_size=1000)
+        named = [image for image in listed if image.name == reference]
+        if not named:
+            raise ImageNameNotFound(reference, request_id)
+        if len(named) > 1:
+            raise AmbiguousImageName(reference, [image.id for image in named])
+        return named[0]
 
     def create(self, **fields: Any) -> Image:
         """Create an image record (status ``queued``); extra properties are strings."""

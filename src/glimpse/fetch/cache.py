@@ -3,6 +3,7 @@
 ```
 <cache_dir>/images/<image id>-<algo>-<hash>   a verified image, read-only (0444)
 <cache_dir>/locks/<name>.lock                 held while one fetch fills or links it
+                                              (removed by the holder as it lets go)
 <cache_dir>/index.json                        sizes, last use, who filled each entry
 ```
 
@@ -13,6 +14,11 @@ hard link (the target then shares the entry's read-only inode), else a verified 
 The index is bounded: before a fill, least recently used entries that nobody holds
 are removed until the new image fits. An entry is trusted while its file has the
 device, inode, size and mtime recorded when it was verified; otherwise it is dropped.
+
+An entry's lock file exists only while someone holds or waits for it: the holder
+unlinks it before it lets go, so a cache of many images keeps no file per image. A
+waiter may then get the lock on the unlinked inode; it checks that the path still
+names the inode it locked, and starts again with the file now there when it does not.
 """
 
 from __future__ import annotations
@@ -76,12 +82,12 @@ class HostCache:
     @contextlib.contextmanager
     def hold(self, name: str) -> Iterator[None]:
         """The entry's lock, waited for while another fetch fills or links it."""
-        fd = os.open(self.locks / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = self._lock(name, wait=True)
+        assert fd is not None  # a waiting lock always ends holding
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            os.close(fd)
+            self._release(name, fd)
 
     def lookup(self, name: str) -> CacheEntry | None:
         """The entry if its file is there and unchanged (call while holding it)."""
@@ -247,17 +253,49 @@ class HostCache:
     def _try_hold(self, name: str) -> Iterator[bool]:
         """The entry's lock if nobody holds it now (it is not being filled or linked)."""
         try:
-            fd = os.open(self.locks / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = self._lock(name, wait=False)
         except OSError:
+            fd = None
+        if fd is None:
             yield False
             return
         try:
+            yield True
+        finally:
+            self._release(name, fd)
+
+    def _lock(self, name: str, *, wait: bool) -> int | None:
+        """The entry's lock file, open and locked; None if ``wait`` is false and it is held.
+
+        The lock is good only while ``locks/<name>.lock`` names the inode locked: a
+        holder that let go unlinked the file first, and a newcomer may have made another.
+        """
+        path = self.locks / f"{name}.lock"
+        mode = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, mode)
+                locked = os.fstat(fd)
+                try:
+                    named = os.stat(path)
+                except FileNotFoundError:
+                    named = None
             except BlockingIOError:
-                yield False
-            else:
-                yield True
+                os.close(fd)
+                return None
+            except BaseException:
+                os.close(fd)
+                raise
+            if named is not None and os.path.samestat(named, locked):
+                return fd
+            os.close(fd)
+
+    def _release(self, name: str, fd: int) -> None:
+        """Let go of a lock from ``_lock``: its file is unlinked while it is still held."""
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.locks / f"{name}.lock")
         finally:
             os.close(fd)
 

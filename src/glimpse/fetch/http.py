@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import httpx
 
+from glimpse.client import reads
 from glimpse.fetch.base import Association, HandlerContext, Job, Location
 from glimpse.fetch.errors import FetchError, RangeUnsupported
 from glimpse.fetch.ranged import Busy, describe, download
@@ -151,6 +152,7 @@ class HttpHandler:
     def _http(self) -> httpx.Client:
         if self._client is None:
             o = self.options
+            reads.enlarge()
             self._client = httpx.Client(
                 timeout=httpx.Timeout(o.read_timeout, connect=o.connect_timeout),
                 verify=o.ca_file or o.verify_tls,
