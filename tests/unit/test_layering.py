@@ -44,7 +44,7 @@ RANK = {
     "__main__": 9,
 }
 SIBLINGS = {"registry", "store", "auth", "cache", "derive", "formats"}
-SERVICE_BLOCKS = {"access", "quotas", "locating", "import_flow"}
+SERVICE_BLOCKS = {"access", "quotas", "locating", "import_flow", "picture_memory"}
 
 
 def _modules() -> list[Path]:
