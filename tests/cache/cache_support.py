@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from cluster.support import store_env, swift_options
 from glimpse.cache.locks import held
 from glimpse.testing import ServerProcess
-from helpers import make_image, upload
+from helpers import make_image, start_server, trusted_headers, upload
 from swift.harness import Swift
 
 MiB = 1 << 20
@@ -19,12 +23,7 @@ ADMIN = "admin,member,reader"
 
 
 def headers(project: str = "cache-project", roles: str = "member,reader") -> dict[str, str]:
-    return {
-        "X-Identity-Status": "Confirmed",
-        "X-Project-Id": project,
-        "X-User-Id": f"user-{project}",
-        "X-Roles": roles,
-    }
+    return trusted_headers(project, roles)
 
 
 def node_env(swift: Swift, container: str, **cache: str) -> dict[str, str]:
@@ -46,6 +45,40 @@ def node_env(swift: Swift, container: str, **cache: str) -> dict[str, str]:
     }
 
 
+@contextlib.contextmanager
+def running_node(
+    tmp_path_factory: pytest.TempPathFactory,
+    swift: Swift,
+    container: str,
+    name: str,
+    *,
+    workers: int = 1,
+    cache: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[ServerProcess]:
+    """A started cached node of its own data directory, stopped on the way out.
+
+    Its settings are ``node_env(swift, container, **cache)`` with ``env`` over them. It may
+    be stopped and started again inside the block: it keeps its data directory and port.
+    """
+    settings = {**node_env(swift, container, **(cache or {})), **(env or {})}
+    node = start_server(tmp_path_factory, env=settings, workers=workers, name=name)
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+def caller(
+    node: ServerProcess,
+    project: str = "cache-project",
+    roles: str = "member,reader",
+    timeout: float = 60,
+) -> httpx.Client:
+    """A client of ``node`` that its trusted headers make a caller of ``project`` with ``roles``."""
+    return httpx.Client(base_url=node.url, headers=headers(project, roles), timeout=timeout)
+
+
 def uploaded(client: httpx.Client, data: bytes, **fields: object) -> str:
     image_id = str(make_image(client, **fields)["id"])
     response = upload(client, image_id, data)
@@ -57,7 +90,7 @@ def cache_dir(node: ServerProcess) -> Path:
     return node.data_dir / "cache"
 
 
-def cached(admin: httpx.Client) -> dict[str, dict[str, object]]:
+def cached(admin: httpx.Client) -> dict[str, dict[str, Any]]:
     response = admin.get("/v2/cache")
     assert response.status_code == 200, response.text
     return {entry["image_id"]: entry for entry in response.json()["cached_images"]}

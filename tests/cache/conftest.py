@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from cache_support import ADMIN, headers, node_env
+from cache_support import ADMIN, caller, running_node
 
 from cluster.support import Placement, unique
 from glimpse.testing import ServerProcess
@@ -24,21 +24,17 @@ def container(swift: Swift) -> Iterator[str]:
 def node(
     swift: Swift, container: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    srv = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("cached"), env=node_env(swift, container), workers=2
-    )
-    srv.start()
-    yield srv
-    srv.stop()
+    with running_node(tmp_path_factory, swift, container, "cached", workers=2) as srv:
+        yield srv
 
 
 @pytest.fixture
 def member(node: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=node.url, headers=headers(), timeout=60) as client:
+    with caller(node) as client:
         yield client
 
 
 @pytest.fixture
 def admin(node: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=node.url, headers=headers(roles=ADMIN), timeout=60) as client:
+    with caller(node, roles=ADMIN) as client:
         yield client

@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from cache_support import MiB, cached, headers, uploaded, wait_settled
+from cache_support import MiB, cached, caller, uploaded, wait_settled
 
 from glimpse.testing import ServerProcess
 from helpers import make_image
@@ -175,5 +175,5 @@ def test_a_node_without_a_cache_answers_404(server: ServerProcess) -> None:
 
 
 def test_admins_of_other_projects_manage_too(node: ServerProcess) -> None:
-    with httpx.Client(base_url=node.url, headers=headers("ops", "admin"), timeout=30) as ops:
+    with caller(node, "ops", "admin", timeout=30) as ops:
         assert ops.get("/v2/cache").status_code == 200

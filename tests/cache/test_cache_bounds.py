@@ -16,8 +16,9 @@ from cache_support import (
     MiB,
     cache_dir,
     cached,
+    caller,
     headers,
-    node_env,
+    running_node,
     uploaded,
     wait_settled,
 )
@@ -54,7 +55,7 @@ def test_lru_eviction_keeps_max_size(
         fill(node, member, image_id, blob)
         entries = cached(admin)
         assert image_id in entries
-        assert sum(int(e["size"]) for e in entries.values()) <= MAX_SIZE  # type: ignore[call-overload]
+        assert sum(int(e["size"]) for e in entries.values()) <= MAX_SIZE
         on_disk = sum(p.stat().st_size for p in (cache_dir(node) / "images").iterdir())
         assert on_disk <= MAX_SIZE
 
@@ -116,13 +117,9 @@ def roomy(
     swift: Swift, container: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     """A node with room for large images, whose fills go on for 24 MiB after their clients."""
-    env = node_env(
-        swift, container, MAX_SIZE=str(1 << 30), BACKGROUND_FILL=str(24 * MiB), MAX_FRACTION="1"
-    )
-    srv = ServerProcess(data_dir=tmp_path_factory.mktemp("roomy"), env=env)
-    srv.start()
-    yield srv
-    srv.stop()
+    cache = {"MAX_SIZE": str(1 << 30), "BACKGROUND_FILL": str(24 * MiB), "MAX_FRACTION": "1"}
+    with running_node(tmp_path_factory, swift, container, "roomy", cache=cache) as srv:
+        yield srv
 
 
 def read_a_little_and_leave(node: ServerProcess, image_id: str) -> None:
@@ -140,7 +137,7 @@ def read_a_little_and_leave(node: ServerProcess, image_id: str) -> None:
 def test_a_fill_whose_client_left_goes_on_within_the_limit(
     roomy: ServerProcess, swift: Swift
 ) -> None:
-    with httpx.Client(base_url=roomy.url, headers=headers(), timeout=60) as member:
+    with caller(roomy) as member:
         data = os.urandom(16 * MiB)
         image_id = uploaded(member, data)
         read_a_little_and_leave(roomy, image_id)
@@ -149,7 +146,7 @@ def test_a_fill_whose_client_left_goes_on_within_the_limit(
 
 
 def test_a_fill_whose_client_left_stops_beyond_the_limit(roomy: ServerProcess) -> None:
-    with httpx.Client(base_url=roomy.url, headers=headers(), timeout=120) as member:
+    with caller(roomy, timeout=120) as member:
         data = os.urandom(160 * MiB)
         image_id = uploaded(member, data)
         read_a_little_and_leave(roomy, image_id)
@@ -167,7 +164,7 @@ def test_a_range_whose_reader_is_done_leaves_its_fill_to_the_same_limit(
 ) -> None:
     """A ranged read on a miss starts a fill; once the range is sent, that fill is one
     whose readers left: it goes on within the background limit (24 MiB), else stops."""
-    with httpx.Client(base_url=roomy.url, headers=headers(), timeout=120) as member:
+    with caller(roomy, timeout=120) as member:
         small, large = os.urandom(16 * MiB), os.urandom(96 * MiB)
         kept, dropped = uploaded(member, small), uploaded(member, large)
         for image_id, data in ((kept, small), (dropped, large)):

@@ -16,9 +16,9 @@ from cache_support import (
     MiB,
     cache_dir,
     cached,
-    headers,
+    caller,
     lock_files,
-    node_env,
+    running_node,
     uploaded,
     wait_settled,
 )
@@ -32,16 +32,12 @@ def tight(
     swift: Swift, container: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     """A node of its own (12 MiB, 6 MiB at most an image), so no other test's hits count."""
-    srv = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("tight"), env=node_env(swift, container), workers=2
-    )
-    srv.start()
-    yield srv
-    srv.stop()
+    with running_node(tmp_path_factory, swift, container, "tight", workers=2) as srv:
+        yield srv
 
 
 def get(node: ServerProcess, image_id: str) -> httpx.Response:
-    with httpx.Client(base_url=node.url, headers=headers(), timeout=60) as client:
+    with caller(node) as client:
         return client.get(f"/v2/images/{image_id}/file")
 
 
@@ -53,7 +49,7 @@ def held_bytes(node: ServerProcess, admin: httpx.Client) -> tuple[int, int]:
 
 
 def test_a_file_just_handed_out_is_not_evicted(tight: ServerProcess) -> None:
-    with httpx.Client(base_url=tight.url, headers=headers(roles=ADMIN), timeout=60) as admin:
+    with caller(tight, roles=ADMIN) as admin:
         blobs = [os.urandom(6 * MiB) for _ in range(3)]
         a, b, c = (uploaded(admin, blob) for blob in blobs)
         for image_id, blob in ((a, blobs[0]), (b, blobs[1])):
@@ -80,29 +76,27 @@ def test_hits_racing_evictions_get_whole_images(
     swift: Swift, container: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     # Room for one image only: every miss evicts the image the other readers are hitting.
-    env = node_env(swift, container, MAX_SIZE=str(MiB), MAX_FRACTION="1")
-    node = ServerProcess(data_dir=tmp_path_factory.mktemp("single"), env=env, workers=2)
-    node.start()
-    try:
-        with httpx.Client(base_url=node.url, headers=headers(roles=ADMIN), timeout=60) as admin:
-            blobs = [os.urandom(600_000 + n) for n in range(2)]
-            ids = [uploaded(admin, blob) for blob in blobs]
-            chooser = random.Random(20261302)
-            order = [chooser.randrange(len(ids)) for _ in range(320)]
+    cache = {"MAX_SIZE": str(MiB), "MAX_FRACTION": "1"}
+    with (
+        running_node(tmp_path_factory, swift, container, "single", workers=2, cache=cache) as node,
+        caller(node, roles=ADMIN) as admin,
+    ):
+        blobs = [os.urandom(600_000 + n) for n in range(2)]
+        ids = [uploaded(admin, blob) for blob in blobs]
+        chooser = random.Random(20261302)
+        order = [chooser.randrange(len(ids)) for _ in range(320)]
 
-            def read(n: int) -> tuple[int, int, bool]:
-                response = get(node, ids[n])
-                return n, response.status_code, response.content == blobs[n]
+        def read(n: int) -> tuple[int, int, bool]:
+            response = get(node, ids[n])
+            return n, response.status_code, response.content == blobs[n]
 
-            with ThreadPoolExecutor(8) as pool:
-                answers = list(pool.map(read, order))
-            assert [a for a in answers if a[1:] != (200, True)] == []
-            for image_id in ids:
-                wait_settled(node, image_id)
-            listed, on_disk = held_bytes(node, admin)
-            assert listed <= MiB
-            assert on_disk <= MiB
-            assert lock_files(node) == []
-            assert list((cache_dir(node) / "incomplete").iterdir()) == []
-    finally:
-        node.stop()
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(read, order))
+        assert [a for a in answers if a[1:] != (200, True)] == []
+        for image_id in ids:
+            wait_settled(node, image_id)
+        listed, on_disk = held_bytes(node, admin)
+        assert listed <= MiB
+        assert on_disk <= MiB
+        assert lock_files(node) == []
+        assert list((cache_dir(node) / "incomplete").iterdir()) == []

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from cache_support import MiB, cache_dir, cached, headers, lock_files, node_env, wait_settled
+from cache_support import MiB, cache_dir, cached, caller, lock_files, running_node, wait_settled
 
 from glimpse.testing import ServerProcess
 from helpers import make_image
@@ -22,17 +22,14 @@ def unhashed(
     swift: Swift, container: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     """A node that never hashes registered objects, so their images stay without hashes."""
-    env = {**node_env(swift, container), "GLIMPSE_IMAGES__DO_SECURE_HASH": "false"}
-    srv = ServerProcess(data_dir=tmp_path_factory.mktemp("unhashed"), env=env, workers=2)
-    srv.start()
-    yield srv
-    srv.stop()
+    env = {"GLIMPSE_IMAGES__DO_SECURE_HASH": "false"}
+    with running_node(tmp_path_factory, swift, container, "unhashed", workers=2, env=env) as srv:
+        yield srv
 
 
 @pytest.fixture
 def service(unhashed: ServerProcess) -> Iterator[httpx.Client]:
-    roles = "admin,service,member,reader"
-    with httpx.Client(base_url=unhashed.url, headers=headers(roles=roles), timeout=60) as made:
+    with caller(unhashed, roles="admin,service,member,reader") as made:
         yield made
 
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from cache_support import ADMIN, headers
+from cache_support import ADMIN, caller
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -26,9 +26,7 @@ _HEADER = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=4
 
 @pytest.fixture
 def clients(node: ServerProcess) -> Iterator[list[httpx.Client]]:
-    admin = httpx.Client(base_url=node.url, headers=headers(roles=ADMIN), timeout=60)
-    member = httpx.Client(base_url=node.url, headers=headers(), timeout=60)
-    with admin, member:
+    with caller(node, roles=ADMIN) as admin, caller(node) as member:
         yield [admin, member]
 
 

@@ -11,12 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from cache_support import (
+    ADMIN,
     MiB,
     cache_dir,
     cached,
-    headers,
+    caller,
     lock_files,
-    node_env,
+    running_node,
     swift_reads,
     uploaded,
     wait_settled,
@@ -34,23 +35,20 @@ def ranged(
 ) -> Iterator[ServerProcess]:
     """A node whose fills go on for 8 MiB after their readers left (12 MiB, 6 MiB at most
     an image)."""
-    env = node_env(swift, container, BACKGROUND_FILL=str(8 * MiB))
-    srv = ServerProcess(data_dir=tmp_path_factory.mktemp("ranged"), env=env, workers=2)
-    srv.start()
-    yield srv
-    srv.stop()
+    cache = {"BACKGROUND_FILL": str(8 * MiB)}
+    with running_node(tmp_path_factory, swift, container, "ranged", workers=2, cache=cache) as srv:
+        yield srv
 
 
 @pytest.fixture
 def client(ranged: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=ranged.url, headers=headers(), timeout=60) as made:
+    with caller(ranged) as made:
         yield made
 
 
 @pytest.fixture
 def operator(ranged: ServerProcess) -> Iterator[httpx.Client]:
-    roles = "admin,member,reader"
-    with httpx.Client(base_url=ranged.url, headers=headers(roles=roles), timeout=60) as made:
+    with caller(ranged, roles=ADMIN) as made:
         yield made
 
 
@@ -72,7 +70,7 @@ def counters(node: ServerProcess) -> dict[str, float]:
 
 def get_range(node: ServerProcess, image_id: str, first: int, last: int | None) -> bytes:
     spec = f"bytes={first}-{'' if last is None else last}"
-    with httpx.Client(base_url=node.url, headers=headers(), timeout=60) as reader:
+    with caller(node) as reader:
         response = reader.get(f"/v2/images/{image_id}/file", headers={"Range": spec})
     assert response.status_code == 206, response.text
     return response.content
@@ -158,7 +156,7 @@ def test_a_range_of_an_image_too_large_to_cache_fills_nothing(
 
 @pytest.fixture(scope="module")
 def probed(ranged: ServerProcess) -> tuple[str, bytes]:
-    with httpx.Client(base_url=ranged.url, headers=headers(), timeout=60) as client:
+    with caller(ranged) as client:
         data = os.urandom(MiB + 3)
         return uploaded(client, data), data
 

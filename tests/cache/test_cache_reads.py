@@ -13,9 +13,9 @@ from cache_support import (
     MiB,
     cache_dir,
     cached,
-    headers,
+    caller,
     lock_files,
-    node_env,
+    running_node,
     swift_reads,
     uploaded,
     wait_settled,
@@ -72,11 +72,9 @@ def test_a_hit_checks_the_registry_every_time(
     assert member.get(f"/v2/images/{image_id}/file").content == data
     wait_settled(node, image_id)
     assert image_id in cached(admin)
-    stranger = httpx.Client(base_url=node.url, headers=headers("someone-else"), timeout=30)
-    with stranger:
+    with caller(node, "someone-else", timeout=30) as stranger:
         assert stranger.get(f"/v2/images/{image_id}/file").status_code == 404
-    reader = httpx.Client(base_url=node.url, headers=headers(roles="reader"), timeout=30)
-    with reader:
+    with caller(node, roles="reader", timeout=30) as reader:
         assert reader.get(f"/v2/images/{image_id}/file").status_code == 403
 
 
@@ -114,7 +112,7 @@ def test_concurrent_first_readers_share_one_store_read(
     before = swift_reads(swift, container, image_id)
 
     def read(_: int) -> bytes:
-        with httpx.Client(base_url=node.url, headers=headers(), timeout=60) as client:
+        with caller(node) as client:
             response = client.get(f"/v2/images/{image_id}/file")
             assert response.status_code == 200, response.text
             return response.content
@@ -151,7 +149,7 @@ def test_fills_leave_no_lock_files_and_stay_single_flight(
     image_id = uploaded(member, data)
 
     def read(_: int) -> bytes:
-        with httpx.Client(base_url=node.url, headers=headers(), timeout=60) as client:
+        with caller(node) as client:
             response = client.get(f"/v2/images/{image_id}/file")
             assert response.status_code == 200, response.text
             return response.content
@@ -181,14 +179,9 @@ def peer(
     node: ServerProcess, swift: Swift, container: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     """A second node over the first one's registry, with a cache of its own."""
-    env = {
-        **node_env(swift, container),
-        "GLIMPSE_REGISTRY__URL": f"sqlite:///{node.data_dir / 'glimpse.db'}",
-    }
-    srv = ServerProcess(data_dir=tmp_path_factory.mktemp("peer"), env=env)
-    srv.start()
-    yield srv
-    srv.stop()
+    env = {"GLIMPSE_REGISTRY__URL": f"sqlite:///{node.data_dir / 'glimpse.db'}"}
+    with running_node(tmp_path_factory, swift, container, "peer", env=env) as srv:
+        yield srv
 
 
 def test_another_node_refuses_its_cached_copy_of_an_image_gone_here(
@@ -196,7 +189,7 @@ def test_another_node_refuses_its_cached_copy_of_an_image_gone_here(
 ) -> None:
     data = os.urandom(MiB)
     kept, gone = uploaded(member, data), uploaded(member, data)
-    with httpx.Client(base_url=peer.url, headers=headers(), timeout=60) as there:
+    with caller(peer) as there:
         for image_id in (kept, gone):
             assert there.get(f"/v2/images/{image_id}/file").content == data
             wait_settled(peer, image_id)

@@ -9,7 +9,6 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,9 +16,9 @@ from cache_support import (
     ADMIN,
     MiB,
     cached,
-    headers,
+    caller,
     lock_files,
-    node_env,
+    running_node,
     uploaded,
     wait_settled,
 )
@@ -29,19 +28,18 @@ from swift.harness import Swift
 
 
 @pytest.fixture
-def lone(swift: Swift, container: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    srv = ServerProcess(data_dir=tmp_path / "node", env=node_env(swift, container))
-    srv.start()
-    yield srv
-    srv.stop()
+def lone(
+    swift: Swift, container: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    with running_node(tmp_path_factory, swift, container, "lone") as srv:
+        yield srv
 
 
 def test_restart_rebuilds_the_index_and_removes_leftovers(
     lone: ServerProcess, swift: Swift
 ) -> None:
-    admin_headers = headers(roles="admin,member,reader")
     blobs = [os.urandom(MiB + n) for n in range(2)]
-    with httpx.Client(base_url=lone.url, headers=admin_headers, timeout=60) as client:
+    with caller(lone, roles=ADMIN) as client:
         ids = [uploaded(client, blob) for blob in blobs]
         for image_id, blob in zip(ids, blobs, strict=True):
             assert client.get(f"/v2/images/{image_id}/file").content == blob
@@ -79,7 +77,7 @@ def test_restart_rebuilds_the_index_and_removes_leftovers(
     lone.start()
     swift.stop_proxy()
     try:
-        with httpx.Client(base_url=lone.url, headers=admin_headers, timeout=60) as client:
+        with caller(lone, roles=ADMIN) as client:
             assert set(cached(client)) == {ids[0]}
             hit = client.get(f"/v2/images/{ids[0]}/file")
             assert hit.status_code == 200
@@ -90,14 +88,12 @@ def test_restart_rebuilds_the_index_and_removes_leftovers(
 
 
 def test_a_node_killed_during_a_fill_starts_clean(
-    swift: Swift, container: str, tmp_path: Path
+    swift: Swift, container: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    env = node_env(swift, container, MAX_SIZE=str(1 << 30), MAX_FRACTION="1")
-    node = ServerProcess(data_dir=tmp_path / "killed", env=env, workers=2)
-    node.start()
-    directory = node.data_dir / "cache"
-    try:
-        with httpx.Client(base_url=node.url, headers=headers(), timeout=120) as client:
+    cache = {"MAX_SIZE": str(1 << 30), "MAX_FRACTION": "1"}
+    with running_node(tmp_path_factory, swift, container, "killed", workers=2, cache=cache) as node:
+        directory = node.data_dir / "cache"
+        with caller(node, timeout=120) as client:
             data = os.urandom(96 * MiB)
             image_id = uploaded(client, data)
 
@@ -123,7 +119,7 @@ def test_a_node_killed_during_a_fill_starts_clean(
         node.start()
         assert lock_files(node) == []
         assert list((directory / "incomplete").iterdir()) == []
-        with httpx.Client(base_url=node.url, headers=headers(roles=ADMIN), timeout=120) as admin:
+        with caller(node, roles=ADMIN, timeout=120) as admin:
             assert image_id not in cached(admin)
             again = admin.get(f"/v2/images/{image_id}/file")
             assert again.status_code == 200
@@ -131,5 +127,3 @@ def test_a_node_killed_during_a_fill_starts_clean(
             wait_settled(node, image_id, timeout=60)
             assert cached(admin)[image_id]["size"] == len(data)
         assert lock_files(node) == []
-    finally:
-        node.stop()
