@@ -65,7 +65,7 @@ THUMBOR_PUBLISHED = {"fit 200x200": 31.0, "fill 200x200": 6.6, "fit 800x600": 19
 PEAK_CONCURRENCY = 32
 
 UNIQUE_LUA = """
-local counter = 0
+local counter = offset
 local threads = 0
 function setup(thread)
   threads = threads + 1
@@ -171,7 +171,9 @@ def load(
     script = None
     if template is not None:
         script = Path(tempfile.mkstemp(suffix=".lua")[1])
-        script.write_text(f"template = {json.dumps(template)}\n{UNIQUE_LUA}")
+        # A fresh offset per run: a later run of the same template asks for new URLs too.
+        offset = int.from_bytes(os.urandom(3), "big")
+        script.write_text(f"template = {json.dumps(template)}\noffset = {offset}\n{UNIQUE_LUA}")
         command += ["-s", str(script)]
     settle(root)
     pids = process_tree(root)

@@ -104,6 +104,20 @@ class ServerSettings:
         "Log each request's method, path and headers (tokens and passwords redacted) and "
         "its response status.",
     )
+    malloc_mmap_threshold: int = option(
+        16 << 20,
+        "Allocations from this size (bytes) up are mapped from the kernel one by one, smaller "
+        "ones come from the heap (glibc only; 0 here and in malloc_trim_threshold: glibc's "
+        "defaults).",
+        minimum=0,
+    )
+    malloc_trim_threshold: int = option(
+        64 << 20,
+        "Free bytes each allocator arena keeps at the top of its heap before giving memory "
+        "back to the kernel: renders reuse it instead of faulting it in again (glibc only; "
+        "0: not set).",
+        minimum=0,
+    )
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from granian.server.mp import MPServer
 from glimpse import logs
 from glimpse import settings as settings_module
 from glimpse.errors import ConfigError, GlimpseError
+from glimpse.server import allocator
 from glimpse.server.startup import ServeError, check, first_line, prepare, report, tune
 from glimpse.settings import CONFIG_ENV, ServerSettings, Settings
 
@@ -138,6 +139,8 @@ class Master(MPServer):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload is the master's business
         if self.interrupt_signal:  # asked to stop between the fork and now
             raise SystemExit(0)
+        server = self.settings.server
+        allocator.tune(server.malloc_mmap_threshold, server.malloc_trim_threshold)
         try:
             module, name = target.split(":")
             app: ASGIApp = getattr(importlib.import_module(module), name)()
