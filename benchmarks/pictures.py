@@ -21,9 +21,10 @@ under the cache directory (once), and measures, for fit 200x200, fill 200x200 an
   file result storage on;
 - Glimpse's peak RSS (all its processes) while 32 cold requests run at once.
 
-Load comes from wrk (a Lua script makes each cold URL unique). Per-core figures divide
-by the CPU the server's processes used, so other work on a shared machine matters less;
-the per-second figures are what the machine gave. Results print as a Markdown table and
+Load comes from wrk (a Lua script makes each cold URL unique). Each server's figure
+follows ``--warmup`` seconds (3) of the same load, uncounted, so figures are of steady
+state. Per-core figures divide by the CPU the server's processes used, so other work on
+a shared machine matters less; the per-second figures are what the machine gave. Results print as a Markdown table and
 are written as JSON to ``--out``.
 """
 
@@ -161,11 +162,9 @@ def settle(root: int, timeout: float = 60.0) -> None:
             return
 
 
-def load(
-    root: int, url: str, *, seconds: float, connections: int, template: str | None = None
-) -> dict[str, float]:
-    """wrk against ``url`` (unique URLs from ``template``, a %06x format); adds the server
-    tree's CPU-seconds and its rate per CPU-second, and its peak RSS."""
+def _wrk(
+    url: str, *, seconds: float, connections: int, template: str | None
+) -> subprocess.CompletedProcess[str]:
     command = ["wrk", "-t", str(min(connections, 2)), "-c", str(connections)]
     command += ["-d", f"{max(1, round(seconds))}s", "--latency", "--timeout", "60s"]
     script = None
@@ -175,14 +174,36 @@ def load(
         offset = int.from_bytes(os.urandom(3), "big")
         script.write_text(f"template = {json.dumps(template)}\noffset = {offset}\n{UNIQUE_LUA}")
         command += ["-s", str(script)]
+    try:
+        return subprocess.run([*command, url], capture_output=True, text=True, check=False)
+    finally:
+        if script is not None:
+            script.unlink()
+
+
+def load(
+    root: int,
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    template: str | None = None,
+    warmup: float = 0.0,
+) -> dict[str, float]:
+    """wrk against ``url`` (unique URLs from ``template``, a %06x format); adds the server
+    tree's CPU-seconds and its rate per CPU-second, and its peak RSS.
+
+    ``warmup`` seconds of the same load run first, uncounted: a server's first requests
+    of a kind grow its heaps and warm its caches, which its steady state no longer pays.
+    """
+    if warmup > 0:
+        _wrk(url, seconds=warmup, connections=connections, template=template)
     settle(root)
     pids = process_tree(root)
     before = sum(tree_ticks(pids).values())
     with Sampler(root) as sampler:
-        done = subprocess.run([*command, url], capture_output=True, text=True, check=False)
+        done = _wrk(url, seconds=seconds, connections=connections, template=template)
     after = sum(tree_ticks(process_tree(root)).values())
-    if script is not None:
-        script.unlink()
     found = parse_wrk(done.stdout + done.stderr)
     cpu = max((after - before) / HZ, 1e-9)
     found.update(cpu_s=round(cpu, 2), per_core=found["requests"] / cpu, peak_rss_mib=sampler.peak)
@@ -337,7 +358,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 template = f"/pictures/derived/{kind}-{size}.jpg?fit={fit}&bg=%06x"
                 cold[f"{op} {kind}"] = load(
                     root, server.url, seconds=args.seconds, connections=args.connections,
-                    template=template,
+                    template=template, warmup=args.warmup,
                 )  # fmt: skip
         result["glimpse_cold"] = cold
         print("Glimpse peak RSS under 32 cold requests ...", file=sys.stderr)
@@ -352,7 +373,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             url = f"{server.url}{path}"
             subprocess.run(["curl", "-sS", "-o", "/dev/null", url], check=True)  # made once
             print(f"Glimpse cached {op} ...", file=sys.stderr)
-            cached[op] = load(root, url, seconds=args.seconds, connections=args.cached_connections)
+            cached[op] = load(
+                root, url, seconds=args.seconds, connections=args.cached_connections,
+                warmup=args.warmup,
+            )  # fmt: skip
         result["glimpse_cached"] = cached
     finally:
         server.stop()
@@ -378,8 +402,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         )
                         connections = args.cached_connections if storage else args.connections
                         figures[label] = load(
-                            process.pid, target, seconds=args.seconds, connections=connections
-                        )
+                            process.pid, target, seconds=args.seconds, connections=connections,
+                            warmup=args.warmup,
+                        )  # fmt: skip
                 result["thumbor_cached" if storage else "thumbor_cold"] = figures
             finally:
                 stop_group(process)
@@ -429,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per figure")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Glimpse workers")
     parser.add_argument("--connections", type=int, default=4, help="connections for cold load")
+    parser.add_argument(
+        "--warmup", type=float, default=3.0, help="uncounted seconds of load before each figure"
+    )
     parser.add_argument("--cached-connections", type=int, default=32, help="for cached load")
     parser.add_argument("--cache", default="~/.cache/glimpse-bench", help="pictures and thumbor")
     parser.add_argument(
