@@ -23,6 +23,8 @@ from sqlalchemy.engine.interfaces import DBAPICursor, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+from glimpse.registry.db import SQLITE_SYNCHRONOUS
+
 
 class Compiled:
     """One statement compiled for ``dialect`` (no expanding ``IN``).
@@ -92,36 +94,65 @@ def cursor(engine: Engine) -> contextlib.AbstractContextManager[DBAPICursor]:
     return _pooled(engine, "BEGIN", commit=False)
 
 
-def transaction(engine: Engine) -> contextlib.AbstractContextManager[DBAPICursor]:
+def transaction(
+    engine: Engine, *, durable: bool = True
+) -> contextlib.AbstractContextManager[DBAPICursor]:
     """A cursor in a write transaction on a connection from ``engine``'s pool, committed
     when the block ends and rolled back if it raises.
 
     On SQLite the transaction begins ``IMMEDIATE``: it takes the write lock at once
     (waiting up to the busy timeout), so two writers never both read and then fail
     to upgrade. PostgreSQL's driver begins one at the first statement.
+
+    ``durable=False`` is for rows that may be lost to a power cut because they can be
+    made again (a rendition's claim and publication): its commit survives a crash of
+    the process but waits for no disk flush (SQLite ``synchronous=NORMAL`` for this
+    commit only, PostgreSQL ``synchronous_commit`` off for this transaction). A later
+    durable commit makes it durable too.
     """
-    return _pooled(engine, "BEGIN IMMEDIATE", commit=True)
+    return _pooled(engine, "BEGIN IMMEDIATE", commit=True, durable=durable)
 
 
 @contextlib.contextmanager
-def _pooled(engine: Engine, sqlite_begin: str, *, commit: bool) -> Iterator[DBAPICursor]:
+def _pooled(
+    engine: Engine, sqlite_begin: str, *, commit: bool, durable: bool = True
+) -> Iterator[DBAPICursor]:
+    sqlite = engine.dialect.name == "sqlite"
     connection = engine.raw_connection()
     try:
         found = connection.cursor()
         try:
-            if engine.dialect.name == "sqlite":
-                found.execute(sqlite_begin)
+            if sqlite and not durable:
+                found.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield found
-            except BaseException:
-                connection.rollback()
-                raise
-            if commit:
-                connection.commit()
+                if sqlite:
+                    found.execute(sqlite_begin)
+                elif not durable:
+                    found.execute("SET LOCAL synchronous_commit TO OFF")
+                try:
+                    yield found
+                except BaseException:
+                    connection.rollback()
+                    raise
+                if commit:
+                    connection.commit()
+            finally:
+                if sqlite and not durable:
+                    _restore_synchronous(connection, found)
         finally:
             found.close()
     finally:
         connection.close()
+
+
+def _restore_synchronous(connection: Any, cursor: DBAPICursor) -> None:
+    """Back to the connection's durable setting; a connection that cannot be set back is
+    dropped from the pool, so no durable commit ever runs on it."""
+    try:
+        cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
+    except BaseException:
+        connection.invalidate()
+        raise
 
 
 def integrity_error(engine: Engine) -> type[Exception]:

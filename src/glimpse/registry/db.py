@@ -83,12 +83,17 @@ def exposed_files(url: str) -> list[str]:
     return found
 
 
+#: Every SQLite commit is flushed to disk unless a transaction asks otherwise
+#: (``compiled.transaction(durable=False)``).
+SQLITE_SYNCHRONOUS = "FULL"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers proceed while one writer commits; synchronous=FULL keeps
     # every commit durable across power loss, as the upload protocol assumes.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
