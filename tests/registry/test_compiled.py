@@ -9,7 +9,6 @@ every block reuses the same one.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy
@@ -20,13 +19,9 @@ from glimpse.registry import compiled, db
 CREATE = "CREATE TABLE notes (id INTEGER PRIMARY KEY, text VARCHAR(20))"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sqlalchemy.Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'registry.db'}"
-    else:
-        url = request.getfixturevalue("empty_postgres_database")
-    found = db.connect(url, pool_size=1)
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sqlalchemy.Engine]:
+    found = db.connect(database_url, pool_size=1)
     with found.begin() as connection:
         connection.execute(sqlalchemy.text(CREATE))
     yield found

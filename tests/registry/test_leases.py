@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy
@@ -15,13 +14,9 @@ from glimpse.registry import db
 from glimpse.registry.leases import NamedLeases
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sqlalchemy.Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'registry.db'}"
-    else:
-        url = request.getfixturevalue("empty_postgres_database")
-    engine = db.connect(url, pool_size=8)
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sqlalchemy.Engine]:
+    engine = db.connect(database_url, pool_size=8)
     db.create(engine)
     yield engine
     engine.dispose()
