@@ -21,6 +21,7 @@ from glimpse.client import (
 from glimpse.client.errors import error_class
 from glimpse.client.imports import import_body
 
+JSON = {"Content-Type": "application/json"}
 SERVER_MODULES = (
     "starlette",
     "sqlalchemy",
@@ -148,14 +149,29 @@ def test_import_bodies_follow_the_api_reference() -> None:
 
 
 def test_image_tasks_as_glance_answers_them() -> None:
+    """The command finds the image first (by id, else by name), as Glance serves it."""
     task = {
         "id": "ee22890e", "image_id": "dddd", "type": "api_image_import",
         "status": "processing", "message": "Copied 15 MiB", "input": {"image_id": "dddd"},
         "result": None, "created_at": "2020-12-18T05:20:38.000000",
         "updated_at": "2020-12-18T05:25:39.000000", "expires_at": None,
     }  # fmt: skip
-    body = json.dumps({"tasks": [task]}).encode()
-    answers = {"/v2/images/dddd/tasks": (200, {"Content-Type": "application/json"}, body)}
+    image = {
+        "id": "dddd", "name": "cirros", "status": "importing", "visibility": "private",
+        "tags": [], "protected": False, "os_hidden": False, "container_format": "bare",
+        "disk_format": "qcow2", "min_disk": 0, "min_ram": 0, "size": None,
+        "virtual_size": None, "checksum": None, "os_hash_algo": None, "os_hash_value": None,
+        "owner": "5ef70662f8b34079a6eddb8da9d75fe8", "created_at": "2020-12-18T05:20:30Z",
+        "updated_at": "2020-12-18T05:20:38Z", "self": "/v2/images/dddd",
+        "file": "/v2/images/dddd/file", "schema": "/v2/schemas/image",
+    }  # fmt: skip
+    listed = {"images": [image], "first": "/v2/images", "schema": "/v2/schemas/images"}
+    answers = {
+        "/v2/images/dddd/tasks": (200, JSON, json.dumps({"tasks": [task]}).encode()),
+        "/v2/images/dddd": (200, JSON, json.dumps(image).encode()),
+        # Any other /v2/images/{id} is a 404, so "cirros" is looked up in the listing.
+        "/v2/images": (200, JSON, json.dumps(listed).encode()),
+    }
     with canned(answers) as url, connect(endpoint=url, environ={}) as client:
         (found,) = client.tasks.for_image("dddd")
         assert (found.id, found.status, found.message) == (
@@ -164,7 +180,8 @@ def test_image_tasks_as_glance_answers_them() -> None:
             "Copied 15 MiB",
         )
         assert found.raw == task
-        done = glimpse("image", "tasks", "dddd", "-f", "json", env={"OS_IMAGE_URL": url})
-        assert json.loads(done.stdout) == [
-            {k: task[k] for k in ("id", "type", "status", "message", "updated_at")}
-        ]
+        for reference in ("dddd", "cirros"):
+            done = glimpse("image", "tasks", reference, "-f", "json", env={"OS_IMAGE_URL": url})
+            assert json.loads(done.stdout) == [
+                {k: task[k] for k in ("id", "type", "status", "message", "updated_at")}
+            ], (reference, done.stderr)

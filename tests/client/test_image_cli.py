@@ -112,6 +112,26 @@ def test_list_filters_and_formats(sqlite_server: ServerProcess) -> None:
     assert len(table) == 3
 
 
+def test_list_by_a_name_with_a_colon_matches_it_exactly(sqlite_server: ServerProcess) -> None:
+    """The server reads ``op:`` before a name (``name=a:b`` is a 400): the literal is meant."""
+    tag = f"colon-{uuid.uuid4().hex[:8]}"
+    env = at(sqlite_server)
+    ids: dict[str, str] = {}
+    # "x" and "b" are what a name read as ``op:operand`` would be taken for.
+    for name in ("a:b", "eq:x", "x", "b"):
+        created = glimpse("image", "create", "--name", name, "--tag", tag, "-f", "json", env=env)
+        ids[name] = json_of(created)["id"]
+    for name in ("a:b", "eq:x", "x"):
+        listed = json_of(
+            glimpse("image", "list", "--name", name, "--tag", tag, "-f", "json", env=env)
+        )
+        assert [(row["id"], row["name"]) for row in listed] == [(ids[name], name)], name
+        # Without the tag: the images of other tests, but only of exactly this name.
+        every = json_of(glimpse("image", "list", "--name", name, "-f", "json", env=env))
+        assert ids[name] in {row["id"] for row in every}, name
+        assert {row["name"] for row in every} == {name}
+
+
 def test_list_follows_pages_with_a_total_limit(paged_server: ServerProcess) -> None:
     tag = f"pages-{uuid.uuid4().hex[:8]}"
     names = [f"n{n}-{tag}" for n in range(7)]

@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +26,8 @@ from glimpse.testing import ServerProcess
 REFERENCE = st.text(st.characters(blacklist_characters="\x00"), max_size=60)
 #: The one line of a refusal that is not the server's fault.
 CLEAN_REFUSAL = re.compile(r"glimpse: (\d+ images are named |4\d\d )")
+#: The columns of `glimpse image tasks`.
+TASK_COLUMNS = ("id", "type", "status", "message", "updated_at")
 
 
 def unique(prefix: str) -> str:
@@ -37,6 +41,18 @@ def made(server: ServerProcess, name: str, data: bytes | None = None) -> str:
         if data is not None:
             assert helpers.upload(api, image_id, data).status_code == 204
     return image_id
+
+
+def ended_tasks(server: ServerProcess, image_id: str) -> list[dict[str, Any]]:
+    """The image's tasks as the API lists them, once none is pending or processing."""
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=server.url, timeout=60) as api:
+        while True:
+            tasks: list[dict[str, Any]] = api.get(f"/v2/images/{image_id}/tasks").json()["tasks"]
+            if tasks and all(t["status"] not in ("pending", "processing") for t in tasks):
+                return tasks
+            assert time.monotonic() < deadline, tasks
+            time.sleep(0.05)
 
 
 def fetch(*args: str, home: Path, server: ServerProcess) -> tuple[int, str, str]:
@@ -88,8 +104,11 @@ def test_upload_stage_and_import_take_a_name(sqlite_server: ServerProcess) -> No
     staged_id = made(sqlite_server, staged)
     ok(glimpse("image", "stage", staged, "-", env=env, stdin=b"staged by name"))
     ok(glimpse("image", "import", staged, "--import-method", "glance-direct", env=env))
+    served = ended_tasks(sqlite_server, staged_id)
     tasks = json_of(glimpse("image", "tasks", staged_id, "-f", "json", env=env))
     assert len(tasks) == 1
+    assert tasks == [{k: t[k] for k in TASK_COLUMNS} for t in served]
+    assert json_of(glimpse("image", "tasks", staged, "-f", "json", env=env)) == tasks
 
 
 def test_an_id_wins_over_a_name(sqlite_server: ServerProcess) -> None:
@@ -120,7 +139,12 @@ def test_several_images_of_one_name_are_an_error_listing_every_id(
     ids = sorted(made(paged_server, name) for _ in range(5))
     for _ in range(4):
         made(paged_server, unique("other"))
-    for command in (["image", "show", name], ["image", "delete", name], ["fetch", name, "x"]):
+    for command in (
+        ["image", "show", name],
+        ["image", "tasks", name],
+        ["image", "delete", name],
+        ["fetch", name, "x"],
+    ):
         line = one_error_line(glimpse(*command, env=env))
         assert f"5 images are named {name!r}: " in line, line
         assert sorted(line.rsplit(": ", 1)[-1].removesuffix("; give an id").split(", ")) == ids
@@ -147,6 +171,7 @@ def test_no_such_name_exits_as_a_missing_id_does(sqlite_server: ServerProcess) -
         ["image", "update", name, "--name", "x"],
         ["image", "tag", "add", name, "t"],
         ["image", "member", "list", name],
+        ["image", "tasks", name],
     ):
         done = glimpse(*command, env=env)
         assert done.returncode == missing_id.returncode == 1
@@ -210,6 +235,7 @@ def test_any_reference_resolves_or_fails_cleanly(
         ["image", "show", reference],
         ["image", "tag", "add", reference, "t"],
         ["image", "cache", "queue", reference],
+        ["image", "tasks", reference],
     ):
         code, err = run_in_process([*argv, "--os-image-url", sqlite_server.url])
         assert "Traceback" not in err

@@ -3,9 +3,9 @@
 list, show, create (with ``--file`` or an import method), upload, download, update,
 tag, member, deactivate, reactivate, delete, stage, import, import-methods, stores
 and tasks; ``cache`` is the server's cache API (``image_cache``). A command that
-acts on an image takes its id or the name of one image (``ImagesApi.find``), but for
-``tasks``, which takes an id. The commands speak to a server through ``glimpse.client``
-only, so they need no settings file and load nothing of the server.
+acts on an image takes its id or the name of one image (``ImagesApi.find``). The
+commands speak to a server through ``glimpse.client`` only, so they need no settings
+file and load nothing of the server.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def add_parser(commands: Any, common: list[argparse.ArgumentParser]) -> None:
     actions = image.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     listed = actions.add_parser("list", help="list images, following every page", parents=printed)
-    listed.add_argument("--name", type=arguments.text)
+    listed.add_argument("--name", type=arguments.text, help="named exactly NAME")
     listed.add_argument("--status", type=arguments.text)
     listed.add_argument("--visibility", choices=(*VISIBILITIES, "all"))
     listed.add_argument("--owner", type=arguments.text)
@@ -176,8 +176,7 @@ def add_parser(commands: Any, common: list[argparse.ArgumentParser]) -> None:
     stores = actions.add_parser("stores", help="the stores the server names", parents=printed)
     stores.add_argument("--detail", action="store_true", help="type, weight, properties (admin)")
     tasks = actions.add_parser("tasks", help="the tasks that worked on an image", parents=printed)
-    # An id only: the tasks are asked for straight away, with no lookup of the image.
-    tasks.add_argument("id", type=arguments.text, help="the image's id")
+    arguments.image(tasks)
     image_cache.add_parser(actions, base, printed)
 
 
@@ -249,9 +248,19 @@ def run(args: argparse.Namespace, settings: object, environ: Mapping[str, str]) 
 # -- reading ------------------------------------------------------------------------------
 
 
+def _name_filter(name: str | None) -> str | None:
+    """The ``name`` query value that matches exactly ``name``.
+
+    The server reads the text before a first ``:`` as an operator (``name=a:b`` is a
+    400, ``name=in:a,b`` is a list), as Glance does; ``eq:`` makes the rest literal.
+    A name without ``:`` is sent as it is.
+    """
+    return f"eq:{name}" if name is not None and ":" in name else name
+
+
 def _list(client: Client, args: argparse.Namespace) -> int:
     images = client.images.list(
-        name=args.name,
+        name=_name_filter(args.name),
         status=args.status,
         visibility=args.visibility,
         owner=args.owner,
@@ -515,7 +524,7 @@ def _stores(client: Client, args: argparse.Namespace) -> int:
 
 def _tasks(client: Client, args: argparse.Namespace) -> int:
     columns = ("id", "type", "status", "message", "updated_at")
-    listing((t.raw for t in client.tasks.for_image(args.id)), columns, args)
+    listing((t.raw for t in client.tasks.for_image(_id(client, args.image))), columns, args)
     return 0
 
 
