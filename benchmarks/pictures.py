@@ -24,8 +24,8 @@ under the cache directory (once), and measures, for fit 200x200, fill 200x200 an
 Load comes from wrk (a Lua script makes each cold URL unique). Each server's figure
 follows ``--warmup`` seconds (3) of the same load, uncounted, so figures are of steady
 state. Per-core figures divide by the CPU the server's processes used, so other work on
-a shared machine matters less; the per-second figures are what the machine gave. Results print as a Markdown table and
-are written as JSON to ``--out``.
+a shared machine matters less; the per-second figures are what the machine gave.
+Results print as a Markdown table and are written as JSON to ``--out``.
 """
 
 from __future__ import annotations
