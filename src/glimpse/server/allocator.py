@@ -15,7 +15,6 @@ Only glibc has ``mallopt``; elsewhere this does nothing.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 
 log = logging.getLogger(__name__)
@@ -30,10 +29,10 @@ def tune(mmap_threshold: int, trim_threshold: int) -> bool:
     True when both asked-for values were set."""
     if not mmap_threshold and not trim_threshold:
         return True
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
+        # The symbols already loaded into the process, libc's among them: looking the
+        # library up by name would run ldconfig in every worker that starts.
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError, TypeError):
         log.debug("no mallopt here (not glibc); the allocator keeps its defaults")
         return False
